@@ -1,0 +1,5 @@
+"""Benchmark datasets; importing this package registers them in DATASETS."""
+
+from .._discover import import_submodules as _import_submodules
+
+_import_submodules(__name__, __path__)

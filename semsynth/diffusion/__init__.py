@@ -1,0 +1,1 @@
+"""Diffusion: schedules, Gaussian and multinomial diffusion, samplers (DDPM, DDIM, DPM-Solver++), guidance."""

@@ -1,0 +1,113 @@
+"""The method contract: ``generate(layout, seed)`` and everything the suite builds on top of it.
+
+A plugin subclasses ``Method``, implements ``generate`` and registers a name. The base class supplies the label
+space and resolution of the dataset the method is built for, layout checks, ``generate_batch`` and settings.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import torch
+
+from ..errors import LayoutError, UserError
+from ..types import Example, LabelSpace, Layout
+
+
+def _checked(generate):
+    @functools.wraps(generate)
+    def wrapper(self: "Method", layout: Layout, seed: int, *args: Any, **kwargs: Any) -> torch.Tensor:
+        self.check_layout(layout)
+        return generate(self, layout, seed, *args, **kwargs)
+
+    wrapper.__layout_checked__ = True
+    return wrapper
+
+
+class Method(ABC):
+    """A semantic image synthesis method: layout + seed -> uint8 image ``[3, H, W]``.
+
+    Subclasses set ``name`` (the registry name) and ``defaults`` (sampler settings with the paper's values;
+    constructor overrides may change only these keys). Every sample must draw its randomness from a
+    ``torch.Generator`` seeded with ``seed``, so ``generate_batch`` equals one-by-one generation.
+    """
+
+    name: ClassVar[str] = ""
+    stochastic: ClassVar[bool] = True
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        generate = cls.__dict__.get("generate")
+        if generate is not None and not getattr(generate, "__layout_checked__", False):
+            cls.generate = _checked(generate)
+
+    def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
+                 **overrides: Any) -> None:
+        from ..registry import DATASETS, lookup
+
+        spec = lookup(DATASETS, dataset)
+        self.dataset: str = dataset
+        self.label_space: LabelSpace = spec.label_space
+        self.resolution: tuple[int, int] = tuple(spec.resolution)
+        self.checkpoint: Path | None = Path(checkpoint) if checkpoint is not None else None
+        self.device = torch.device(device)
+        defaults = self.default_settings(dataset)
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise UserError(f"unknown setting {', '.join(map(repr, unknown))} for method '{self.name}'; known: {known}")
+        self.settings: dict[str, Any] = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+
+    @classmethod
+    def default_settings(cls, dataset: str) -> dict[str, Any]:
+        """Sampler settings for ``dataset`` (per-dataset paper presets override this)."""
+        return dict(cls.defaults)
+
+    @abstractmethod
+    def generate(self, layout: Layout, seed: int) -> torch.Tensor:
+        """One image, uint8 ``[3, H, W]`` at ``self.resolution``, determined by (layout, seed)."""
+
+    def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> torch.Tensor:
+        """Images for several (layout, seed) pairs, uint8 ``[B, 3, H, W]``; equal to calling ``generate`` each."""
+        if len(layouts) != len(seeds):
+            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        return torch.stack([self.generate(layout, int(seed)) for layout, seed in zip(layouts, seeds)])
+
+    def generate_examples(self, examples: Sequence[Example], seeds: Sequence[int]) -> torch.Tensor:
+        """What the runner calls: a method sees only the layouts (the ``real`` reference overrides this)."""
+        return self.generate_batch([example.layout for example in examples], seeds)
+
+    def check_layout(self, layout: Layout) -> None:
+        """Raise ``LayoutError`` unless ``layout`` is a valid layout of this method's dataset and resolution."""
+        if not isinstance(layout, Layout):
+            raise LayoutError(f"expected a semsynth.types.Layout, got {type(layout).__name__}")
+        if layout.label_space.num_classes != self.label_space.num_classes:
+            raise LayoutError(
+                f"layout has {layout.label_space.num_classes} classes ({layout.label_space.name}) but method "
+                f"'{self.name}' is built for {self.dataset} with {self.label_space.num_classes}"
+            )
+        layout.validate()
+        if layout.size != self.resolution:
+            raise LayoutError(
+                f"layout is {layout.size[0]}x{layout.size[1]} but '{self.name}' on {self.dataset} generates at "
+                f"{self.resolution[0]}x{self.resolution[1]}; load the dataset at its benchmark resolution"
+            )
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, dataset: str = "shapes", device: str = "cpu",
+                        **overrides: Any) -> "Method":
+        return cls(dataset=dataset, checkpoint=path, device=device, **overrides)
+
+    def save(self, path: str | Path) -> None:
+        """Write the method's weights as a ``weights_only``-loadable file (methods with networks implement it)."""
+        raise UserError(f"method '{self.name}' has no weights to save")
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this method's samples in a record: name, dataset, settings."""
+        return {"method": self.name, "dataset": self.dataset, "settings": dict(self.settings)}

@@ -1,0 +1,1 @@
+"""Published paper tables as data, leaderboard and reproduction-report writers."""

@@ -1,0 +1,133 @@
+"""The shared vocabulary: label spaces, layouts (label maps with optional instances) and dataset examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from .errors import LayoutError
+
+IGNORE_INDEX = 255
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """The classes of a dataset as methods see them.
+
+    ``num_classes`` counts the classes a layout may contain (ids ``0 .. num_classes-1``); ``ignore_index`` marks
+    unlabelled pixels. ``raw_note`` says how the dataset's raw label files map into this space (for example
+    ADE20K's raw 0 = "other"). ``things`` lists the classes that have instances.
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    ignore_index: int = IGNORE_INDEX
+    things: tuple[int, ...] = ()
+    raw_note: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.palette) != len(self.class_names):
+            raise ValueError(f"label space {self.name}: {len(self.class_names)} names but {len(self.palette)} colours")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def colorize(self, labels: torch.Tensor) -> torch.Tensor:
+        """Colour a label map ``[H, W]`` (or ``[B, H, W]``) with the palette; ignored pixels are black."""
+        lut = torch.zeros(256, 3, dtype=torch.uint8)
+        lut[: self.num_classes] = torch.tensor(self.palette, dtype=torch.uint8)
+        rgb = lut[labels.clamp(0, 255).long()]
+        return rgb.movedim(-1, -3).contiguous()
+
+
+def instance_edges(instances: torch.Tensor) -> torch.Tensor:
+    """4-neighbour boundary map of an id map ``[..., H, W]``: 1 where a pixel differs from its left, right, upper
+    or lower neighbour (the edge channel of SPADE, INADE and SDM)."""
+    edge = torch.zeros_like(instances, dtype=torch.bool)
+    horizontal = instances[..., :, 1:] != instances[..., :, :-1]
+    vertical = instances[..., 1:, :] != instances[..., :-1, :]
+    edge[..., :, 1:] |= horizontal
+    edge[..., :, :-1] |= horizontal
+    edge[..., 1:, :] |= vertical
+    edge[..., :-1, :] |= vertical
+    return edge.to(torch.float32)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A semantic layout: ``labels`` int64 ``[H, W]`` in ``label_space``, optional ``instances`` int64 ``[H, W]``.
+
+    Constructing one validates it; a bad map raises ``LayoutError`` saying what is wrong.
+    """
+
+    labels: torch.Tensor
+    label_space: LabelSpace
+    instances: torch.Tensor | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        labels, space = self.labels, self.label_space
+        if not isinstance(labels, torch.Tensor):
+            raise LayoutError(f"layout labels must be a torch.Tensor, got {type(labels).__name__}")
+        if labels.dtype != torch.int64:
+            raise LayoutError(f"layout labels must be int64, got {labels.dtype}; convert with labels.long()")
+        if labels.dim() != 2:
+            raise LayoutError(f"layout labels must have shape [H, W], got {list(labels.shape)}")
+        if labels.numel() == 0:
+            raise LayoutError("layout labels are empty")
+        bad = (labels < 0) | ((labels >= space.num_classes) & (labels != space.ignore_index))
+        if bool(bad.any()):
+            value = int(labels[bad][0])
+            raise LayoutError(
+                f"label {value} is outside {space.name}'s classes 0..{space.num_classes - 1} "
+                f"(ignore index {space.ignore_index}); map the raw labels into the label space first"
+            )
+        if self.instances is not None:
+            inst = self.instances
+            if not isinstance(inst, torch.Tensor) or inst.dtype != torch.int64:
+                raise LayoutError("layout instances must be an int64 torch.Tensor")
+            if inst.shape != labels.shape:
+                raise LayoutError(f"instance map shape {list(inst.shape)} differs from label map {list(labels.shape)}")
+            if bool((inst < 0).any()):
+                raise LayoutError("instance ids must be >= 0")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.labels.shape[0]), int(self.labels.shape[1])
+
+    def edges(self) -> torch.Tensor:
+        """The 4-neighbour instance boundary map, float32 ``[H, W]`` of 0/1 (all zeros without instances)."""
+        if self.instances is None:
+            return torch.zeros(self.labels.shape, dtype=torch.float32)
+        return instance_edges(self.instances)
+
+    def one_hot(self, num_channels: int | None = None) -> torch.Tensor:
+        """float32 ``[C, H, W]`` one-hot of the labels; ignored pixels are all zero."""
+        channels = num_channels or self.label_space.num_classes
+        valid = self.labels != self.label_space.ignore_index
+        onehot = torch.zeros(channels, *self.labels.shape, dtype=torch.float32)
+        onehot.scatter_(0, torch.where(valid, self.labels, 0).unsqueeze(0), valid.unsqueeze(0).float())
+        return onehot
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dataset item: its id (file stem), the real image uint8 ``[3, H, W]`` and its layout."""
+
+    id: str
+    image: torch.Tensor
+    layout: Layout
+
+
+def stack_layouts(layouts: Sequence[Layout]) -> torch.Tensor:
+    """Labels of same-sized layouts as one int64 ``[B, H, W]`` tensor."""
+    sizes = {layout.size for layout in layouts}
+    if len(sizes) != 1:
+        raise LayoutError(f"layouts of one batch must share a size, got {sorted(sizes)}")
+    return torch.stack([layout.labels for layout in layouts])
