@@ -18,7 +18,9 @@ class LabelSpace:
 
     ``num_classes`` counts the classes a layout may contain (ids ``0 .. num_classes-1``); ``ignore_index`` marks
     unlabelled pixels. ``raw_note`` says how the dataset's raw label files map into this space (for example
-    ADE20K's raw 0 = "other"). ``things`` lists the classes that have instances.
+    ADE20K's raw 0 = "other"). ``things`` lists the classes that have instances. ``eval_lut`` maps each class to
+    the evaluation label space that segmenters score (``eval_class_names``; e.g. Cityscapes labelIds -> trainIds,
+    ADE20K 151 -> 150 with "other" ignored); empty means the evaluation space is this one.
     """
 
     name: str
@@ -27,14 +29,30 @@ class LabelSpace:
     ignore_index: int = IGNORE_INDEX
     things: tuple[int, ...] = ()
     raw_note: str = ""
+    eval_class_names: tuple[str, ...] = ()
+    eval_lut: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.palette) != len(self.class_names):
             raise ValueError(f"label space {self.name}: {len(self.class_names)} names but {len(self.palette)} colours")
+        if self.eval_lut and len(self.eval_lut) != len(self.class_names):
+            raise ValueError(f"label space {self.name}: eval_lut needs one entry per class")
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def num_eval_classes(self) -> int:
+        return len(self.eval_class_names) if self.eval_lut else self.num_classes
+
+    def to_eval(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels in the evaluation label space (ignored pixels stay ``ignore_index``)."""
+        if not self.eval_lut:
+            return labels
+        lut = torch.full((256,), self.ignore_index, dtype=torch.int64)
+        lut[: len(self.eval_lut)] = torch.tensor(self.eval_lut, dtype=torch.int64)
+        return lut.to(labels.device)[labels.clamp(0, 255)]
 
     def colorize(self, labels: torch.Tensor) -> torch.Tensor:
         """Colour a label map ``[H, W]`` (or ``[B, H, W]``) with the palette; ignored pixels are black."""
