@@ -20,7 +20,10 @@ def load_method(name: str, dataset: str = "shapes", checkpoint: str | Path | Non
     """A ready-to-sample method; ``checkpoint=None`` takes its file from the weights catalog."""
     from .registry import METHODS, lookup
 
-    return lookup(METHODS, name)(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
+    method = lookup(METHODS, name)(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
+    if not method.name:   # a plugin need not repeat its registry name
+        method.name = name
+    return method
 
 
 def load_dataset(name: str, root: str | Path | None = None, split: str = "val", **options: Any):

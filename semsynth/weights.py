@@ -93,6 +93,9 @@ def path(name: str, path: str | Path | None = None) -> Path:
         raise MissingWeightsError(f"weights file {path} does not exist; pass the path of the downloaded file")
     entry = spec(name)
     places = ", ".join(str(folder) for folder in search_dirs())
+    if entry.shipped:
+        raise MissingWeightsError(f"missing shipped weights '{name}' ({entry.file} not in {places}); reinstall "
+                                  f"semsynth-bench, or {entry.url}")
     raise MissingWeightsError(
         f"missing weights '{name}': file {entry.file} not found in {places}; download it from {entry.url} "
         f"into one of those folders (or set SEMSYNTH_WEIGHTS), or pass its path explicitly"
@@ -116,3 +119,56 @@ def verify(name: str, file: str | Path | None = None) -> str:
     if expected is None:
         return "unverified"
     return "ok" if sha256(found) == expected else "MISMATCH"
+
+
+def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> Path:
+    """Download weights ``name`` into ``dest`` (default: the cache's weights folder) with a progress bar, check its
+    sha256 and rename it into place atomically; a network failure or a wrong hash raises a ``UserError``."""
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    from tqdm import tqdm
+
+    entry = spec(name)
+    folder = Path(dest).expanduser() if dest is not None else cache_root() / "weights"
+    target = folder / entry.file
+    if entry.shipped or not entry.url.startswith(("http://", "https://")):
+        raise UserError(f"weights '{name}' cannot be fetched: {entry.url or 'no source URL'}")
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{entry.file}.", dir=folder)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=entry.file, disable=not progress) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if entry.sha256 is not None and digest.hexdigest() != entry.sha256:
+            raise UserError(f"download of '{name}' from {entry.url} has sha256 {digest.hexdigest()}, expected "
+                            f"{entry.sha256}; retry, or download the file by hand into {folder}")
+        os.replace(temporary, target)
+    except (urllib.error.URLError, OSError) as error:
+        raise UserError(f"could not download weights '{name}' from {entry.url} ({error}); download it by hand "
+                        f"into {folder} (or set SEMSYNTH_WEIGHTS)") from error
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+def rows(check: bool = False) -> list[dict[str, str]]:
+    """One row per catalog entry for ``bench weights list`` (``check=True`` hashes present files: ``verify``)."""
+    from .registry import load_plugins
+
+    load_plugins()
+    table = []
+    for name in sorted(CATALOG):
+        entry = CATALOG[name]
+        found = find(name)
+        status = verify(name) if check else ("present" if found is not None else "missing")
+        table.append({"name": name, "file": entry.file, "status": status, "path": str(found or ""),
+                      "sha256": entry.sha256 or "", "licence": entry.licence, "users": ", ".join(entry.users),
+                      "url": entry.url, "note": entry.note})
+    return table

@@ -47,6 +47,10 @@ class Dataset(ABC):
     @abstractmethod
     def __getitem__(self, index: int) -> Example: ...
 
+    def example_id(self, index: int) -> str:
+        """The id of example ``index`` (datasets override this to avoid reading the files)."""
+        return self[index].id
+
     def __iter__(self) -> Iterator[Example]:
         for index in range(len(self)):
             yield self[index]

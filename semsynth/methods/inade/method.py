@@ -1,0 +1,209 @@
+"""The ``inade`` method: one-shot sampling with per-instance noise, plus INADE's control API.
+
+Every sample draws, from ``torch.Generator("cpu").manual_seed(seed)``, first the per-instance noise
+``[K, 2, noise_nc]`` (K = instances of the re-numbered instance map), then the 256-d (``z_dim``) input vector.
+Control API beyond ``generate``:
+
+* ``resample(layout, seed, base_seed, region)``: the image of ``base_seed`` with the noise of one class
+  (``{"class": c}``: every instance of class c) or one instance (``{"instance": id}``, an id of
+  ``layout.instances``) replaced by the draw of ``seed``; everything else, the input vector included, stays.
+* ``generate_with_style(layout, seed, reference_image, reference_layout, instances)``: prior noise remapping;
+  the chosen instances take the encoder's per-instance statistics of the reference image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from ... import weights as catalog
+from ...errors import LayoutError, MissingWeightsError, UserError
+from ...registry import METHODS
+from ...types import Layout
+from ..base import Method
+from . import presets
+from .inputs import instance_onehot, layout_instances, semantics
+from .model import INADEEncoder, INADEGenerator, class_channels
+from .weights import read_state, split_state, write_state
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> uint8 as the official ``tensor2im``: ``(x + 1) / 2 * 255`` clipped, then truncated."""
+    return ((images.float() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).cpu()
+
+
+def region_mask(layout: Layout, region: Mapping[str, int]) -> torch.Tensor:
+    """bool ``[H, W]``: the pixels of ``{"class": c}`` or ``{"instance": id}`` in ``layout``."""
+    if set(region) == {"class"}:
+        mask = layout.labels == int(region["class"])
+    elif set(region) == {"instance"}:
+        if layout.instances is None:
+            raise UserError("region {'instance': ...} needs a layout with an instance map; use {'class': c}")
+        mask = layout.instances == int(region["instance"])
+    else:
+        raise UserError(f"region must be {{'class': c}} or {{'instance': id}}, got {dict(region)}")
+    if not bool(mask.any()):
+        raise LayoutError(f"region {dict(region)} is absent from the layout")
+    return mask
+
+
+@METHODS.register_module(name="inade")
+class INADE(Method):
+    """INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."""
+
+    name = "inade"
+    defaults: dict[str, Any] = {}
+
+    def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
+                 **overrides: Any) -> None:
+        super().__init__(dataset, checkpoint, device, **overrides)
+        generator_name, self._encoder_name = self._catalog_names(dataset)
+        file = catalog.path(generator_name, checkpoint)
+        state, options = read_state(file)
+        generator_state, encoder_state = split_state(state)
+        self.checkpoint = file
+        self._attach(options or presets.options_for(dataset), generator_state, encoder_state or None)
+
+    @classmethod
+    def from_networks(cls, generator: INADEGenerator, encoder: INADEEncoder | None, options: Mapping[str, Any],
+                      dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "INADE":
+        """A method around given networks (tests, training previews); ``options`` are their official options."""
+        method = cls.__new__(cls)
+        Method.__init__(method, dataset, None, device, **overrides)
+        method._encoder_name = None
+        method._attach(options, generator.state_dict(), encoder.state_dict() if encoder is not None else None)
+        return method
+
+    @staticmethod
+    def _catalog_names(dataset: str) -> tuple[str, str | None]:
+        if dataset not in presets.CHECKPOINTS:
+            raise UserError(f"inade has no checkpoint for dataset '{dataset}'; available: "
+                            f"{', '.join(sorted(presets.CHECKPOINTS))}")
+        return presets.CHECKPOINTS[dataset]
+
+    def _attach(self, options: Mapping[str, Any], generator_state: Mapping[str, torch.Tensor],
+                encoder_state: Mapping[str, torch.Tensor] | None) -> None:
+        self.options = dict(options)
+        if class_channels(self.options) != self.label_space.num_classes:
+            raise UserError(f"INADE options have {class_channels(self.options)} class channels but dataset "
+                            f"'{self.dataset}' has {self.label_space.num_classes} classes")
+        self.net = INADEGenerator.from_official_config(self.options)
+        self.net.load_state_dict(generator_state, strict=True)
+        self.net.to(self.device).eval()
+        if self.net.output_size != self.resolution:
+            raise UserError(f"INADE options give {self.net.output_size} images, dataset '{self.dataset}' needs "
+                            f"{self.resolution}")
+        self.encoder: INADEEncoder | None = None
+        if encoder_state is not None:
+            self.encoder = INADEEncoder.from_official_config(self.options)
+            self.encoder.load_state_dict(encoder_state, strict=True)
+            self.encoder.to(self.device).eval()
+
+    def _encoder(self) -> INADEEncoder:
+        """The remapping encoder, loaded on first use (official: best_net_E.pth next to the generator file)."""
+        if self.encoder is None:
+            sibling = [self.checkpoint.parent / name for name in ("best_net_E.pth", "best_net_IE.pth")
+                       if self.checkpoint is not None]
+            found = next((file for file in sibling if file.is_file()), None)
+            if found is None and self._encoder_name is None:
+                raise MissingWeightsError("this INADE checkpoint has no encoder; reference-guided style needs one")
+            file = found or catalog.path(self._encoder_name)
+            state, _ = read_state(file)
+            self.encoder = INADEEncoder.from_official_config(self.options)
+            self.encoder.load_state_dict(split_state(state)[1] or state, strict=True)
+            self.encoder.to(self.device).eval()
+        return self.encoder
+
+    # -- noise ------------------------------------------------------------------------------------------
+
+    def draw(self, seed: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-instance noise ``[count, 2, noise_nc]`` and the input vector ``[z_dim]`` of ``seed`` (CPU draws)."""
+        generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        noise = torch.randn(count, 2, self.net.noise_nc, generator=generator)
+        return noise, torch.randn(self.net.z_dim, generator=generator)
+
+    def _run(self, layouts: Sequence[Layout], noises: Sequence[torch.Tensor], vectors: Sequence[torch.Tensor]
+             ) -> torch.Tensor:
+        """One network call for layouts with their per-instance noise and input vectors -> uint8 images."""
+        instances = torch.stack([layout_instances(layout) for layout in layouts])
+        edge_source = torch.stack([layout.instances if layout.instances is not None else layout.labels
+                                   for layout in layouts])
+        labels = torch.stack([layout.labels for layout in layouts])
+        count = int(instances.max()) + 1
+        noise = torch.zeros(len(layouts), count, 2, self.net.noise_nc)
+        for row, sample in enumerate(noises):
+            noise[row, : sample.shape[0]] = sample
+        segmap = semantics(labels, edge_source, self.net.label_nc, self.label_space.ignore_index)
+        with torch.no_grad():
+            images = self.net(segmap.to(self.device), instance_onehot(instances, count).to(self.device),
+                              noise.to(self.device), torch.stack(list(vectors)).to(self.device))
+        return to_uint8(images)
+
+    @staticmethod
+    def _count(layout: Layout) -> int:
+        return int(layout_instances(layout).max()) + 1
+
+    # -- sampling ---------------------------------------------------------------------------------------
+
+    def generate(self, layout: Layout, seed: int) -> torch.Tensor:
+        return self.generate_batch([layout], [seed])[0]
+
+    def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> torch.Tensor:
+        if len(layouts) != len(seeds):
+            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        for layout in layouts:
+            self.check_layout(layout)
+        draws = [self.draw(seed, self._count(layout)) for layout, seed in zip(layouts, seeds)]
+        return self._run(layouts, [noise for noise, _ in draws], [vector for _, vector in draws])
+
+    def region_instances(self, layout: Layout, region: Mapping[str, int]) -> torch.Tensor:
+        """The re-numbered instance ids covering ``region`` (sorted, int64)."""
+        return torch.unique(layout_instances(layout)[region_mask(layout, region)])
+
+    def resample(self, layout: Layout, seed: int, base_seed: int, region: Mapping[str, int]) -> torch.Tensor:
+        """The ``base_seed`` image with the noise of ``region`` (``{"class": c}`` or ``{"instance": id}``) drawn
+        from ``seed`` instead; uint8 ``[3, H, W]``."""
+        self.check_layout(layout)
+        count = self._count(layout)
+        noise, vector = self.draw(base_seed, count)
+        fresh, _ = self.draw(seed, count)
+        chosen = self.region_instances(layout, region)
+        noise[chosen] = fresh[chosen]
+        return self._run([layout], [noise], [vector])[0]
+
+    def encode_style(self, image: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-instance (re-numbered) noise means ``[K, 2, noise_nc]`` and standard deviations of a uint8 image."""
+        self.check_layout(layout)
+        if image.dtype != torch.uint8 or tuple(image.shape) != (3, *self.resolution):
+            raise UserError(f"reference image must be uint8 [3, {self.resolution[0]}, {self.resolution[1]}]")
+        onehot = instance_onehot(layout_instances(layout)[None]).to(self.device)
+        pixels = (image[None].float().to(self.device) / 255 - 0.5) / 0.5
+        with torch.no_grad():
+            scale_mu, scale_logvar, bias_mu, bias_logvar = self._encoder()(pixels, onehot)
+        mean = torch.stack([scale_mu[0], bias_mu[0]], dim=1).cpu()
+        std = torch.stack([torch.exp(0.5 * scale_logvar[0]), torch.exp(0.5 * bias_logvar[0])], dim=1).cpu()
+        return mean, std
+
+    def generate_with_style(self, layout: Layout, seed: int, reference_image: torch.Tensor,
+                            reference_layout: Layout, instances: Mapping[int, int] | Sequence[int]) -> torch.Tensor:
+        """Reference-guided synthesis: for each ``target -> reference`` instance id pair (a sequence means the same
+        ids in both layouts; without instance maps ids are class ids) the seed's noise is remapped with the
+        reference instance's encoded statistics, ``noise * std + mean``; other instances keep N(0, 1) noise."""
+        self.check_layout(layout)
+        pairs = dict(instances) if isinstance(instances, Mapping) else {i: i for i in instances}
+        mean, std = self.encode_style(reference_image, reference_layout)
+        noise, vector = self.draw(seed, self._count(layout))
+        for target, source in pairs.items():
+            target_ids = self.region_instances(layout, self._instance_region(layout, target))
+            source_id = self.region_instances(reference_layout, self._instance_region(reference_layout, source))
+            noise[target_ids] = noise[target_ids] * std[source_id] + mean[source_id]
+        return self._run([layout], [noise], [vector])[0]
+
+    @staticmethod
+    def _instance_region(layout: Layout, identifier: int) -> dict[str, int]:
+        return {"instance": identifier} if layout.instances is not None else {"class": identifier}
+
+    def save(self, path: str | Path) -> None:
+        write_state(path, self.net, self.encoder, self.options)

@@ -1,0 +1,1 @@
+"""SDM: semantic image synthesis via diffusion models (Wang et al. 2022): official UNet, guidance, samplers."""

@@ -1,0 +1,78 @@
+"""SDM per-dataset settings as data: network config (official constructor arguments), layout adapter, sampler
+defaults and the official checkpoint files. Paper/code facts: shared/research/sdm_piti_gcdp.md section 1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...weights import WeightSpec, register
+
+SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
+
+# The released 256x256 configuration (scripts/ade20k.sh, scripts/celeba.sh): create_model turns
+# attention_resolutions "32,16,8" into the downsample factors 8, 16, 32.
+OFFICIAL_256 = dict(in_channels=3, model_channels=256, out_channels=6, num_res_blocks=2,
+                    attention_resolutions=(8, 16, 32), dropout=0.0, channel_mult=(1, 1, 2, 2, 4, 4),
+                    num_heads=1, num_head_channels=64, num_heads_upsample=-1, use_scale_shift_norm=True,
+                    resblock_updown=True, use_new_attention_order=False)
+
+# Small CPU configuration for the 64x64 `shapes` dataset (10 classes + edge channel): 1.37M parameters,
+# ~2.4 GFLOP per forward, 2.7 MB in fp16.
+SHAPES_64 = dict(OFFICIAL_256, model_channels=32, num_res_blocks=1, attention_resolutions=(4,), channel_mult=(1, 1, 2),
+                 num_head_channels=32, spade_hidden=16)
+
+
+@dataclass(frozen=True)
+class SDMPreset:
+    """How SDM runs on one dataset: ``label_channels`` one-hot channels (+1 with an ``edge`` source), id mapping
+    (``label_shift``, ``ignore_to``), network ``config``, paper ``sampler`` defaults and the weights name."""
+
+    label_channels: int
+    edge: str | None
+    config: dict[str, Any]
+    weights: str
+    label_shift: int = 0
+    ignore_to: int | None = None
+    sampler: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cond_channels(self) -> int:
+        return self.label_channels + (self.edge is not None)
+
+    def net_config(self) -> dict[str, Any]:
+        return dict(self.config, num_classes=self.cond_channels)
+
+
+# Official sampling: full 1000-step ancestral chain (no respacing), clip_denoised, guidance s from the scripts.
+def _official(guidance: float) -> dict[str, Any]:
+    return {"sampler": "ddpm", "steps": 1000, "guidance": guidance, "eta": 0.0, "dtype": "float32"}
+
+
+PRESETS: dict[str, SDMPreset] = {
+    # ADE20K: raw 0 "other" -> class 150 (label - 1 on uint8), no instance channel: 151 channels.
+    "ade20k": SDMPreset(151, None, OFFICIAL_256, "sdm-ade20k", label_shift=-1, sampler=_official(1.5)),
+    # CelebAMask-HQ: 19 classes + edges of the label map itself: 20 channels.
+    "celebamask": SDMPreset(19, "labels", OFFICIAL_256, "sdm-celebamask", sampler=_official(1.5)),
+    # Cityscapes (no official script or checkpoint): 35 labelIds + edges of 8-bit-clipped instance ids, at 256x512.
+    "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, "sdm-cityscapes", sampler=_official(2.0)),
+    # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + instance edges: 184 channels.
+    "cocostuff": SDMPreset(183, "instances", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
+    "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
+                        sampler={"sampler": "ddim", "steps": 20, "guidance": 1.0, "eta": 0.0, "dtype": "float32"}),
+}
+
+_DRIVE = "https://drive.google.com/file/d/"
+for _name, _file, _url, _note in (
+    ("sdm-ade20k", "ade20k.pt", _DRIVE + "1O8Avsvfc8rP9LIt5tkJxowMTpi1nYiik", "ADE20K 151-channel EMA state_dict"),
+    ("sdm-celebamask", "celeba.pt", _DRIVE + "1iwpruJ5HMHdAA1tuNR8dHkcjGtxzSFV_", "CelebAMask-HQ 20-channel"),
+    ("sdm-cocostuff", "coco.pt", _DRIVE + "17XhegAk8V5W3YiFpHMBUn0LED-n7B44Y", "COCO-Stuff 184-channel (unverified)"),
+    ("sdm-cityscapes", "cityscapes.pt", "https://github.com/WeilunWang/semantic-diffusion-model/issues/2",
+     "not released by the authors; train with `bench train --method sdm --dataset cityscapes`"),
+):
+    register(WeightSpec(name=_name, file=_file, url=_url, licence=SDM_LICENCE, users=("sdm",),
+                        note=_note + "; official file name of the Drive download unverified"))
+
+register(WeightSpec(name="sdm-shapes", file="sdm_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",
+                    sha256=None, licence="MIT", users=("sdm",), shipped=True,
+                    note="small SDM trained on `shapes` with `bench train --method sdm --dataset shapes`"))

@@ -1,0 +1,115 @@
+"""SDM training with the shared Trainer: L_simple + lambda * L_vlb, AdamW, EMA, uniform timesteps; the
+classifier-free stage drops the whole layout input (one-hot and edge) with probability ``drop_rate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...diffusion.gaussian import GaussianDiffusion
+from ...diffusion.losses import hybrid_loss
+from ...diffusion.schedules import linear_betas
+from ...errors import UserError
+from ...training import TrainConfig, Trainer
+from ...types import Example
+from .model import SDMUNet
+from .presets import PRESETS, SDMPreset
+from .weights_io import load_state, save_state
+
+
+def preset_for(dataset: str) -> SDMPreset:
+    """The SDM preset of ``dataset`` or a UserError naming the known ones."""
+    if dataset not in PRESETS:
+        raise UserError(f"sdm has no preset for dataset '{dataset}'; known: {', '.join(sorted(PRESETS))}")
+    return PRESETS[dataset]
+
+
+def batch_inputs(examples: list[Example], preset: SDMPreset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [-1, 1] and the SDM layout tensors of a list of examples."""
+    from .adapter import preset_channels
+
+    images = torch.stack([example.image for example in examples]).to(device).float() / 127.5 - 1
+    cond = torch.stack([preset_channels(example.layout, preset) for example in examples]).to(device)
+    return images, cond
+
+
+def random_crop(x: torch.Tensor, cond: torch.Tensor, size: int, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random ``size`` x ``size`` window of each image and its layout (cheaper steps for the fully
+    convolutional UNet; the edge channel is computed before cropping, so it stays exact)."""
+    height, width = x.shape[-2:]
+    top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
+    window = (..., slice(top, top + size), slice(left, left + size))
+    return x[window], cond[window]
+
+
+def make_step(diffusion: GaussianDiffusion, preset: SDMPreset, drop_rate: float, crop: int | None = None):
+    """The Trainer step: uniform t, q_sample, hybrid loss, AdamW step; layouts zeroed with prob. ``drop_rate``;
+    optional random crops of ``crop`` pixels."""
+    def step_fn(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
+        net, optimizer, generator = trainer.modules["G"], trainer.optimizers["G"], trainer.generator
+        x_start, cond = batch_inputs(examples, preset, trainer.device)
+        if crop is not None:
+            x_start, cond = random_crop(x_start, cond, crop, generator)
+        batch = x_start.shape[0]
+        keep = (torch.rand(batch, generator=generator) >= drop_rate).float().to(cond.device)
+        cond = cond * keep[:, None, None, None]
+        t = torch.randint(0, diffusion.num_timesteps, (batch,), generator=generator).to(x_start.device)
+        noise = torch.randn(x_start.shape, generator=generator).to(x_start.device)
+        x_t = diffusion.q_sample(x_start, t, noise)
+        losses = hybrid_loss(diffusion, net(x_t, t, cond), x_start, x_t, t, noise)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        return {name: value.item() for name, value in losses.items()}
+
+    return step_fn
+
+
+def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, steps: int = 3000, batch_size: int = 8,
+          device: str = "cpu", resume: bool = True, lr: float = 1e-4, drop_rate: float = 0.0,
+          ema_decay: float = 0.9999, init: str | Path | None = None, seed: int = 0, log_every: int = 50,
+          ckpt_every: int = 250, quiet: bool = False, crop: int | None = None, **config: Any) -> Path:
+    """Train SDM on ``dataset`` and write the EMA weights to ``out_dir/sdm_<dataset>.safetensors`` (fp16).
+
+    Stage 1: ``drop_rate=0``; the classifier-free stage: ``init=<stage-1 weights>``, ``drop_rate=0.2`` (the paper
+    uses lr 2e-5 there). ``crop`` trains on random square crops. ``config`` overrides the preset's network
+    arguments. Resumes from ``out_dir``; ``export`` writes the weights of an interrupted run."""
+    from ... import load_dataset
+
+    out_dir = Path(out_dir)
+    if not resume and (out_dir / "checkpoint.pt").exists():
+        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or another --out")
+    preset = preset_for(dataset)
+    net_config = dict(preset.net_config(), **config)
+    net = SDMUNet(**net_config)
+    if init is not None:
+        net.load_state_dict(load_state(init), strict=True)
+    diffusion = GaussianDiffusion(linear_betas(1000))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
+    trainer = Trainer({"G": net}, {"G": optimizer}, TrainConfig(
+        out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=log_every, ckpt_every=ckpt_every,
+        device=device, ema_decay=ema_decay, quiet=quiet), ema=("G",))
+    data = load_dataset(dataset, root=data_root, split="train")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "train_options.json").write_text(json.dumps(
+        {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
+         "ema_decay": ema_decay, "seed": seed, "crop": crop, "init": str(init) if init else None,
+         "config": net_config}, indent=1, default=list))
+    trainer.fit(make_step(diffusion, preset, drop_rate, crop), data)
+    return export(out_dir, dataset)
+
+
+def export(out_dir: str | Path, dataset: str, target: str | Path | None = None) -> Path:
+    """Write the EMA weights of ``out_dir/checkpoint.pt`` as fp16 safetensors (default
+    ``out_dir/sdm_<dataset>.safetensors``) with the network config of ``train_options.json``."""
+    out_dir = Path(out_dir)
+    config = json.loads((out_dir / "train_options.json").read_text())["config"]
+    state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    target = Path(target) if target is not None else out_dir / f"sdm_{dataset}.safetensors"
+    save_state(state["ema"]["G"], target, config=config, half=True)
+    return target

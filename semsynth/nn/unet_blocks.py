@@ -1,0 +1,155 @@
+"""Guided-diffusion UNet blocks (official module layout and key names): time embedding, GroupNorm32, ResBlock,
+resampling layers and the sequential container that routes the time embedding and the condition to each block."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .spade import SPADEGroupNorm
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half precisions, else the dtype itself (the official code upcasts norms and softmax to fp32)."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10000.0,
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Sinusoidal embedding ``[cos(t f), sin(t f)]`` (cos first), ``f_i = max_period^(-i/half)``, built in ``dtype``
+    (float32 as in the official code; float64 for the float64 golden)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=dtype, device=timesteps.device) / half)
+    args = timesteps[:, None].to(dtype) * freqs[None]
+    embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        embedding = torch.cat([embedding, torch.zeros_like(embedding[:, :1])], dim=-1)
+    return embedding
+
+
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in at least float32 and returned in the input dtype (guided-diffusion ``normalization``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.to(compute_dtype(x.dtype))).to(x.dtype)
+
+
+def normalization(channels: int) -> GroupNorm32:
+    return GroupNorm32(32, channels)
+
+
+class TimestepBlock(nn.Module):
+    """A block whose forward takes the time embedding: ``forward(x, emb, cond)``."""
+
+
+class Resample(nn.Module):
+    """Nearest x2 upsampling or 2x2 down-sampling, optionally followed/implemented by a conv (official
+    ``Upsample``/``Downsample``; keys ``conv`` / ``op``)."""
+
+    def __init__(self, channels: int, up: bool, use_conv: bool, out_channels: int | None = None) -> None:
+        super().__init__()
+        self.up = up
+        out_channels = out_channels or channels
+        if use_conv and up:
+            self.conv = nn.Conv2d(channels, out_channels, 3, padding=1)
+        elif use_conv:
+            self.op = nn.Conv2d(channels, out_channels, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            return self.conv(x) if hasattr(self, "conv") else x
+        return self.op(x) if hasattr(self, "op") else F.avg_pool2d(x, kernel_size=2, stride=2)
+
+
+def _resampler(up: bool, down: bool) -> nn.Module:
+    if up or down:
+        return Resample(0, up=up, use_conv=False)
+    return nn.Identity()
+
+
+def _skip(channels: int, out_channels: int, use_conv: bool) -> nn.Module:
+    if out_channels == channels:
+        return nn.Identity()
+    return nn.Conv2d(channels, out_channels, 3 if use_conv else 1, padding=1 if use_conv else 0)
+
+
+class ResBlock(TimestepBlock):
+    """Time-conditioned residual block (keys ``in_layers.0/.2``, ``emb_layers.1``, ``out_layers.0/.3``,
+    ``skip_connection``); ``up``/``down`` resample both paths without parameters."""
+
+    def __init__(self, channels: int, emb_channels: int, dropout: float = 0.0, out_channels: int | None = None,
+                 use_conv: bool = False, use_scale_shift_norm: bool = True, up: bool = False, down: bool = False) -> None:
+        super().__init__()
+        out_channels = out_channels or channels
+        self.use_scale_shift_norm = use_scale_shift_norm
+        self.in_layers = nn.Sequential(normalization(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.updown = up or down
+        self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
+                                                             else out_channels))
+        self.out_layers = nn.Sequential(normalization(out_channels), nn.SiLU(), nn.Dropout(dropout),
+                                        nn.Conv2d(out_channels, out_channels, 3, padding=1))
+        self.skip_connection = _skip(channels, out_channels, use_conv)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.updown:
+            h = self.in_layers[:-1](x)
+            h, x = self.in_layers[-1](self.h_upd(h)), self.x_upd(x)
+        else:
+            h = self.in_layers(x)
+        emb_out = self.emb_layers(emb).to(h.dtype)[..., None, None]
+        if self.use_scale_shift_norm:
+            scale, shift = emb_out.chunk(2, dim=1)
+            h = self.out_layers[0](h) * (1 + scale) + shift
+            h = self.out_layers[1:](h)
+        else:
+            h = self.out_layers(h + emb_out)
+        return self.skip_connection(x) + h
+
+
+class SDMResBlock(TimestepBlock):
+    """SDM's decoder block: ResBlock whose two GroupNorms are SPADE group norms on the layout ``cond``
+    (keys ``in_norm``, ``in_layers.1``, ``emb_layers.1``, ``out_norm``, ``out_layers.2``, ``skip_connection``)."""
+
+    def __init__(self, channels: int, emb_channels: int, cond_channels: int, dropout: float = 0.0,
+                 out_channels: int | None = None, use_conv: bool = False, use_scale_shift_norm: bool = True,
+                 up: bool = False, down: bool = False, spade_hidden: int = 128) -> None:
+        super().__init__()
+        out_channels = out_channels or channels
+        self.use_scale_shift_norm = use_scale_shift_norm
+        self.in_norm = SPADEGroupNorm(channels, cond_channels, spade_hidden)
+        self.in_layers = nn.Sequential(nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.updown = up or down
+        self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
+                                                             else out_channels))
+        self.out_norm = SPADEGroupNorm(out_channels, cond_channels, spade_hidden)
+        self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout), nn.Conv2d(out_channels, out_channels, 3, padding=1))
+        self.skip_connection = _skip(channels, out_channels, use_conv)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.in_layers[0](self.in_norm(x, cond))
+        if self.updown:
+            h, x = self.h_upd(h), self.x_upd(x)
+        h = self.in_layers[1](h)
+        emb_out = self.emb_layers(emb).to(h.dtype)[..., None, None]
+        if self.use_scale_shift_norm:
+            scale, shift = emb_out.chunk(2, dim=1)
+            h = self.out_norm(h, cond) * (1 + scale) + shift
+        else:
+            h = self.out_norm(h + emb_out, cond)
+        return self.skip_connection(x) + self.out_layers(h)
+
+
+class EmbedSequential(nn.Sequential):
+    """Sequential container passing ``(x, emb, cond)`` to time/condition blocks and ``x`` alone to the others
+    (official ``TimestepEmbedSequential``)."""
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self:
+            x = layer(x, emb, cond) if isinstance(layer, TimestepBlock) else layer(x)
+        return x

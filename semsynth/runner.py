@@ -1,0 +1,222 @@
+"""``bench run``: plan -> generate into a resumable sample store -> evaluate -> record.
+
+The plan is (first N layouts of the split) x (seeds 0..K-1). Generation skips samples the manifest already has,
+so a killed run continues where it stopped. Evaluation always reads the samples back from their PNG files in plan
+order, so a resumed run ends with exactly the metrics of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__, distributed, load_dataset, load_method, load_metric
+from . import protocols as protocol_table
+from .errors import UserError
+from .evaluators.base import EvalBatch, EvalContext, Metric
+from .progress import progress
+from .registry import METRICS, lookup
+from .store import SampleStore, atomic_write_json
+from .weights import sha256
+
+SCHEMA = 1
+
+
+@dataclass
+class RunConfig:
+    """Everything ``bench run`` takes; stored as ``RUN_DIR/run.json`` so ``--resume`` repeats the same plan."""
+
+    method: str
+    dataset: str
+    data_root: str | None = None
+    checkpoint: str | None = None
+    split: str | None = None
+    limit: int | None = None
+    samples_per_layout: int | None = None
+    metrics: list[str] | None = None
+    segmenter: str | None = None
+    protocol: str = "semsynth-v1"
+    settings: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 16
+    device: str = "cpu"
+    out: str = "runs"
+    quiet: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the samples and metrics (a resumed run must match them)."""
+        skip = {"batch_size", "device", "out", "quiet", "data_root"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _run_dir(config: RunConfig, resume: str | None) -> Path:
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = run_dir / "run.json"
+        if not saved.is_file():
+            raise UserError(f"--resume {run_dir}: no run.json there; pass the folder of an earlier `bench run`")
+        previous = json.loads(saved.read_text())
+        mine = json.loads(json.dumps(config.identity()))
+        if previous["identity"] != mine:
+            diff = sorted(k for k in mine if previous["identity"].get(k) != mine[k])
+            raise UserError(f"--resume {run_dir}: the run was started with other settings ({', '.join(diff)}); "
+                            f"repeat the original command with --resume, or start a new run")
+        return run_dir
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    return Path(config.out) / f"{config.dataset}-{config.method}-{stamp}"
+
+
+class Run:
+    """One benchmark run; ``execute`` does all steps and returns the record written to ``result.json``."""
+
+    def __init__(self, config: RunConfig, resume: str | None = None) -> None:
+        self.config = config
+        self.device = distributed.init(config.device)
+        self.protocol = protocol_table.get(config.protocol)
+        self.spec = self.protocol.for_dataset(config.dataset)
+        self.split = config.split or self.spec.split
+        self.method = load_method(config.method, dataset=config.dataset, checkpoint=config.checkpoint,
+                                  device=str(self.device), **config.settings)
+        self.dataset = load_dataset(config.dataset, root=config.data_root, split=self.split)
+        k = config.samples_per_layout or self.spec.samples_per_layout
+        self.samples_per_layout = k if self.method.stochastic else 1
+        limit = config.limit if config.limit is not None else self.spec.n_layouts
+        self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
+        if self.n_layouts < 1:
+            raise UserError("nothing to generate: --limit must be at least 1")
+        self.seeds = list(range(self.samples_per_layout))
+        self.metric_specs = self._select_metrics()
+        self.run_dir = _run_dir(config, resume)
+        self.store = SampleStore(self.run_dir)
+        if distributed.is_main():
+            atomic_write_json(self.run_dir / "run.json", {"identity": config.identity(), "config": asdict(config)})
+
+    def _select_metrics(self) -> dict[str, protocol_table.MetricSpec]:
+        specs = dict(self.spec.metrics)
+        wanted = self.config.metrics if self.config.metrics is not None else list(specs)
+        unknown = [name for name in wanted if name not in specs]
+        if unknown:
+            raise UserError(f"metric(s) {', '.join(unknown)} not in protocol '{self.protocol.name}' for "
+                            f"{self.config.dataset}; available: {', '.join(specs)}")
+        chosen = {name: specs[name] for name in wanted}
+        if not callable(getattr(self.method, "resample", None)):   # region diversity needs the control API
+            chosen = {name: spec for name, spec in chosen.items()
+                      if not getattr(lookup(METRICS, spec.metric), "needs_control_api", False)}
+        if self.samples_per_layout < 2:
+            chosen = {name: spec for name, spec in chosen.items() if spec.metric != "lpips"}
+        if self.config.segmenter:
+            chosen = {name: (protocol_table.MetricSpec(spec.metric, {**spec.options,
+                                                                     "segmenter": self.config.segmenter})
+                             if name == "miou" else spec) for name, spec in chosen.items()}
+        return chosen
+
+    # -- generation ------------------------------------------------------------------------------------------
+
+    def generate(self) -> tuple[float, int]:
+        """Generate the samples the manifest lacks; returns the seconds spent and the number generated."""
+        done = self.store.finished()
+        layouts = distributed.shard(range(self.n_layouts))
+        todo = [(index, seed) for index in layouts for seed in self.seeds]
+        todo = [(i, s) for i, s in todo if (self._id(i), s) not in done]
+        started = time.perf_counter()
+        batch = self.config.batch_size
+        for start in progress(range(0, len(todo), batch), desc=f"generate {self.method.name}",
+                              quiet=self.config.quiet, total=(len(todo) + batch - 1) // batch):
+            chunk = todo[start:start + batch]
+            examples = [self.dataset[index] for index, _ in chunk]
+            with torch.no_grad():
+                images = self.method.generate_examples(examples, [seed for _, seed in chunk])
+            self.store.put((example.id, seed, image.cpu()) for example, (_, seed), image
+                           in zip(examples, chunk, images))
+        distributed.barrier()
+        return time.perf_counter() - started, len(todo)
+
+    def _id(self, index: int) -> str:
+        return self.dataset.example_id(index)
+
+    # -- evaluation ------------------------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, Any]:
+        context = EvalContext(dataset=self.config.dataset, split=self.split,
+                              data_root=Path(self.config.data_root) if self.config.data_root else None,
+                              device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
+        context.options["method"] = self.method          # for metrics that drive the method (mcsd, misd)
+        if self.method.name == "real":
+            context.options["reference_split"] = "train"   # real val images against train: the FID floor
+        metrics: dict[str, Metric] = {}
+        for name, spec in self.metric_specs.items():
+            metric = load_metric(spec.metric, **spec.options)
+            metric.prepare(context)
+            metrics[name] = metric
+        states = {name: metric.new_state() for name, metric in metrics.items()}
+        layouts = distributed.shard(range(self.n_layouts))
+        batch = max(1, self.config.batch_size // len(self.seeds))
+        for start in progress(range(0, len(layouts), batch), desc="evaluate", quiet=self.config.quiet,
+                              total=(len(layouts) + batch - 1) // batch):
+            examples = [self.dataset[index] for index in layouts[start:start + batch]]
+            images = torch.stack([torch.stack([self.store.get(e.id, seed) for seed in self.seeds])
+                                  for e in examples])
+            eval_batch = EvalBatch(
+                images=images.to(self.device),
+                labels=torch.stack([e.layout.labels for e in examples]),
+                instances=(torch.stack([e.layout.instances for e in examples])
+                           if examples[0].layout.instances is not None else None),
+                real=torch.stack([e.image for e in examples]))
+            for name, metric in metrics.items():
+                metric.update(states[name], eval_batch)
+        return {name: {**metrics[name].compute(distributed.all_reduce_state(states[name])),
+                       "protocol": self.protocol.name}
+                for name in metrics}
+
+    # -- record ----------------------------------------------------------------------------------------------
+
+    def execute(self) -> dict[str, Any]:
+        generate_s, generated = self.generate()
+        started = time.perf_counter()
+        metrics = self.evaluate()
+        evaluate_s = time.perf_counter() - started
+        checkpoint = self.method.checkpoint
+        record = {
+            "schema": SCHEMA,
+            "method": self.method.name,
+            "dataset": self.config.dataset,
+            "split": self.split,
+            "protocol": self.protocol.name,
+            "checkpoint": {"path": str(checkpoint) if checkpoint else None,
+                           "sha256": sha256(checkpoint) if checkpoint and Path(checkpoint).is_file() else None},
+            "settings": dict(self.method.settings),
+            "n_layouts": self.n_layouts,
+            "samples_per_layout": len(self.seeds),
+            "seeds": self.seeds,
+            "metrics": metrics,
+            "timing": {"generate_s": round(generate_s, 3), "evaluate_s": round(evaluate_s, 3),
+                       "images_per_s": round(generated / generate_s, 3) if generated else None,
+                       "generated": generated},
+            "env": {"semsynth": __version__, "torch": torch.__version__, "device": str(self.device),
+                    "git": _git_commit()},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if distributed.is_main():
+            atomic_write_json(self.run_dir / "result.json", record)
+        return record
+
+
+def run(config: RunConfig, resume: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Run the benchmark; returns the run folder and its record."""
+    job = Run(config, resume)
+    return job.run_dir, job.execute()
