@@ -75,8 +75,15 @@ def _summary(kind: str, cls: Any) -> str:
 # -- bench run -------------------------------------------------------------------------------------------------
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings = {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance}
-    for item in args.set or []:
+    settings = {"sampler": getattr(args, "sampler", None), "steps": args.steps, "guidance": getattr(args, "guidance", None)}
+    settings.update(_key_values(args.set))
+    return {key: value for key, value in settings.items() if value is not None}
+
+
+def _key_values(items: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs; values are parsed as JSON where they can be (numbers, true/false, lists)."""
+    settings: dict[str, Any] = {}
+    for item in items or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--set expects KEY=VALUE, got '{item}'")
@@ -84,7 +91,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             settings[key] = json.loads(value)
         except json.JSONDecodeError:
             settings[key] = value
-    return {key: value for key, value in settings.items() if value is not None}
+    return settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -131,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = {key: value for key, value in {"steps": args.steps, "batch_size": args.batch_size}.items()
                if value is not None}
     result = module.train(dataset=args.dataset, out_dir=Path(args.out or f"runs/train-{args.method}-{args.dataset}"),
-                          data_root=args.data_root, device=args.device, **options, **_settings(args))
+                          data_root=args.data_root, device=args.device, **options, **_key_values(args.set))
     print(f"trained: {result}")
     return 0
 
@@ -179,11 +186,12 @@ def cmd_weights(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .datasets.check import check_dataset
 
-    counts, problems = check_dataset(args.dataset, args.data_root)
+    counts, problems, sources = check_dataset(args.dataset, args.data_root)
     for split, count in counts.items():
-        print(f"{args.dataset}/{split}: {count} examples")
+        found = f" ({sources[split]})" if sources.get(split) else ""
+        print(f"{args.dataset}/{split}: {count} examples{found}")
     for problem in problems:
-        print(f"problem: {problem}")
+        print(f"problem: {problem}", file=sys.stderr)
     if problems or not any(counts.values()):
         return EXIT_USER_ERROR
     print("ok")
@@ -231,9 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root")
     p.add_argument("--steps", type=_positive)
     p.add_argument("--batch-size", type=_positive)
-    p.add_argument("--sampler")
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="training options of the method")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out")
     p.set_defaults(func=cmd_train)

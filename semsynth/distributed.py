@@ -55,6 +55,15 @@ def all_reduce_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return reduced
 
 
+def broadcast_object(value: T) -> T:
+    """Rank 0's ``value`` on every rank (e.g. the run folder that rank 0 named)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

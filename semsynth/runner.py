@@ -77,7 +77,7 @@ def _run_dir(config: RunConfig, resume: str | None) -> Path:
             raise UserError(f"--resume {run_dir}: the run was started with other settings ({', '.join(diff)}); "
                             f"repeat the original command with --resume, or start a new run")
         return run_dir
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    stamp = distributed.broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f"))
     return Path(config.out) / f"{config.dataset}-{config.method}-{stamp}"
 
 
@@ -103,8 +103,9 @@ class Run:
         self.metric_specs = self._select_metrics()
         self.run_dir = _run_dir(config, resume)
         self.store = SampleStore(self.run_dir)
-        if distributed.is_main():
+        if distributed.is_main() and resume is None:
             atomic_write_json(self.run_dir / "run.json", {"identity": config.identity(), "config": asdict(config)})
+        distributed.barrier()
 
     def _select_metrics(self) -> dict[str, protocol_table.MetricSpec]:
         specs = dict(self.spec.metrics)

@@ -94,7 +94,9 @@ def test_cocostuff_detects_both_layouts(roots: dict[str, Path]) -> None:
 def test_celebamask_val_alias_and_half_size_masks(roots: dict[str, Path]) -> None:
     dataset = CelebAMask(roots["celebamask"], split="val")
     assert dataset.split == "test" and len(dataset) == 2
-    assert check_dataset("celebamask", roots["celebamask"]) == ({"train": 1, "test": 2}, [])
+    counts, problems, sources = check_dataset("celebamask", roots["celebamask"])
+    assert (counts, problems) == ({"train": 1, "test": 2}, [])
+    assert "images+labels layout" in sources["test"]
 
 
 def test_label_resize_matches_pil_nearest() -> None:
@@ -142,7 +144,7 @@ def test_check_reports_planted_faults(tmp_path: Path) -> None:
     roots = {name: writer(tmp_path) for name, writer in fx.WRITERS.items()}
     problems = check_dataset("ade20k", tmp_path / "nowhere")[1]
     assert len(problems) == 1 and "does not exist" in problems[0]
-    counts, problems = check_dataset("cityscapes", roots["celebamask"])            # wrong root
+    counts, problems, _ = check_dataset("cityscapes", roots["celebamask"])            # wrong root
     assert counts == {"train": 0, "val": 0} and "missing folder" in problems[0] and "leftImg8bit" in problems[0]
 
     ade = roots["ade20k"]
@@ -151,7 +153,7 @@ def test_check_reports_planted_faults(tmp_path: Path) -> None:
     bad[0, 0] = 200
     Image.fromarray(bad).save(ade / "annotations" / "validation" / "ADE_val_00000003.png")   # out of range
     (ade / "images" / "validation" / "ADE_val_00000001.jpg").write_bytes(b"not a jpeg")      # unreadable
-    counts, problems = check_dataset("ade20k", ade.parent)
+    counts, problems, _ = check_dataset("ade20k", ade.parent)
     assert counts == {"train": 2, "val": 2}
     assert len(problems) == 3 and all(line.startswith("val: ") for line in problems)
     assert "1 image(s) without label map" in problems[0] and "ADE_val_00000002" in problems[0]
@@ -162,7 +164,7 @@ def test_check_reports_planted_faults(tmp_path: Path) -> None:
 
     shutil.rmtree(roots["cocostuff_spade"] / "train_img")                           # absent non-benchmark split
     (roots["cocostuff_spade"] / "val_inst" / "000000000285.png").unlink()
-    counts, problems = check_dataset("cocostuff", roots["cocostuff_spade"])
+    counts, problems, _ = check_dataset("cocostuff", roots["cocostuff_spade"])
     assert counts == {"train": 0, "val": 2}
     assert problems == [f"val: 1 image(s) without instance map (expected in {roots['cocostuff_spade'] / 'val_inst'})"
                         ": 000000000285"]

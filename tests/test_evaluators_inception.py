@@ -1,6 +1,7 @@
 """Our Inception backbones equal clean-fid's own extractors, and our FID equals clean-fid's ``compute_fid`` on the
 same two folders, with randomly initialised Inception files of the real architectures (the real weights are not
-available here). Three small non-square images per folder keep the 299x299 network affordable on a CPU."""
+available here). Two small non-square images per folder keep the 299x299 network affordable on a CPU; our
+features are computed once per (mode, folder) and shared by the tests."""
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def setup(tmp_path_factory):
     hub = root / "torch_home" / "hub" / "checkpoints"     # where clean-fid's legacy_pytorch loads from
     hub.mkdir(parents=True)
     _standins.inception_pytorch_fid(hub / FILES["legacy_pytorch"], seed=0)
-    images = {"real": _smooth_images(3, 0), "fake": _smooth_images(3, 1)}
+    images = {"real": _smooth_images(2, 0), "fake": _smooth_images(2, 1)}
     for name, batch in images.items():
         (root / name).mkdir()
         for index, image in enumerate(batch):
@@ -46,6 +47,14 @@ def _ours(setup, mode: str) -> InceptionFeatures:
         folder = root / "torch_home" / "hub" / "checkpoints" if mode == "legacy_pytorch" else root / "weights"
         cache[mode] = InceptionFeatures(mode, checkpoint=folder / FILES[mode])
     return cache[mode]
+
+
+def _our_features(setup, mode: str, name: str) -> torch.Tensor:
+    """Our features of folder ``name`` (one batch), computed once per module."""
+    _, images, cache = setup
+    if (mode, name) not in cache:
+        cache[mode, name] = _ours(setup, mode).features(images[name])
+    return cache[mode, name]
 
 
 def _cleanfid_extractor(setup, mode: str, monkeypatch):
@@ -63,19 +72,18 @@ def _cleanfid_extractor(setup, mode: str, monkeypatch):
 def test_features_equal_cleanfid(setup, mode, monkeypatch):
     from cleanfid.fid import get_folder_features
 
-    root, images, _ = setup
+    root = setup[0]
     expected = get_folder_features(str(root / "real"), _cleanfid_extractor(setup, mode, monkeypatch), num_workers=0,
-                                   batch_size=3, device=torch.device("cpu"), mode=mode, verbose=False)
-    ours = _ours(setup, mode).features(images["real"])
-    assert ours.dtype == torch.float64 and ours.shape == (3, 2048)
+                                   batch_size=2, device=torch.device("cpu"), mode=mode, verbose=False)
+    ours = _our_features(setup, mode, "real")
+    assert ours.dtype == torch.float64 and ours.shape == (2, 2048)
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def _our_fid(setup, mode: str) -> float:
-    _, images, _ = setup
-    stats = {name: new_stats(2048) for name in images}
-    for name, batch in images.items():
-        update_stats(stats[name], _ours(setup, mode).features(batch))
+    stats = {name: new_stats(2048) for name in ("real", "fake")}
+    for name, state in stats.items():
+        update_stats(state, _our_features(setup, mode, name))
     return stats_distance(stats["real"], stats["fake"])
 
 
@@ -103,7 +111,7 @@ def test_features_do_not_depend_on_batch_size(setup):
     _, images, _ = setup
     backbone = _ours(setup, "clean")
     single = torch.cat([backbone.features(image[None]) for image in images["fake"]])
-    torch.testing.assert_close(backbone.features(images["fake"]), single, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(_our_features(setup, "clean", "fake"), single, rtol=1e-6, atol=1e-6)
 
 
 def test_missing_file_names_file_places_and_source(tmp_path, monkeypatch):

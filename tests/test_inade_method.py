@@ -161,3 +161,22 @@ def test_region_diversity_needs_the_control_api():
 
     with pytest.raises(UserError, match="control API"):
         load_metric("mcsd").bind(object())
+
+
+# -- training ----------------------------------------------------------------------------------------------------
+
+def test_training_resumes_and_exports_a_loadable_checkpoint(tmp_path, layouts):
+    import json
+
+    from semsynth.methods.inade.train import train
+
+    options = {"ngf": 2, "ndf": 4, "perceptual": "none"}
+    train("shapes", tmp_path, steps=1, batch_size=2, quiet=True, ckpt_every=1, **options)
+    result = train("shapes", tmp_path, steps=2, batch_size=2, quiet=True, ckpt_every=1, **options)
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged] == [1, 2]           # the second call resumed at step 1
+    assert all(torch.isfinite(torch.tensor(list(entry.values()))).all() for entry in logged)
+    trained = INADE(dataset="shapes", checkpoint=result)
+    assert trained.options["ngf"] == 2 and trained.generate(layouts[0], 0).shape == (3, 64, 64)
+    with pytest.raises(UserError, match="unknown INADE training option"):
+        train("shapes", tmp_path / "other", steps=1, batch_size=2, quiet=True, learning_rate=1.0)

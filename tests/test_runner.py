@@ -125,3 +125,21 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
         assert "Traceback" not in result.stderr, (args, result.stderr)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) >= 1 and not any(line.startswith("  File") for line in lines), (args, result.stderr)
+
+
+def test_torchrun_two_ranks_match_one_process(tmp_path):
+    args = ["run", "--method", "palette", "--limit", "5", "--samples-per-layout", "2", "--metrics", "miou,lpips",
+            "--quiet"]
+    single = record_of(bench(*args, "--out", str(tmp_path / "one")).stdout)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGIN_PATH), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                             "--master-port", "29533", "-m", "semsynth", *args, "--out", str(tmp_path / "two")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = list((tmp_path / "two").glob("*/result.json"))
+    assert len(runs) == 1
+    double = json.loads(runs[0].read_text())
+    assert len(list(runs[0].parent.glob("samples/*.png"))) == 10
+    assert double["metrics"]["miou"]["value"] == pytest.approx(single["metrics"]["miou"]["value"], abs=1e-9)
+    assert double["metrics"]["lpips"]["value"] == pytest.approx(single["metrics"]["lpips"]["value"], rel=1e-9)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+import semsynth
+
 from semsynth.errors import UserError
 from semsynth.evaluators.segmenters.deeplabv2 import MSC, DeepLabV2Segmenter, probabilities, rescale
 from tests.golden import assert_golden, load_case
@@ -80,4 +82,4 @@ def test_resize_modes_agree_on_even_sizes():
 def test_label_mapping_and_user_errors(loaded):
     assert_label_mapping(loaded[0], "cocostuff")
     with pytest.raises(UserError, match="unknown resize"):
-        DeepLabV2Segmenter(pretrained=False, resize="bicubic")
+        semsynth.load_segmenter("deeplabv2-r101", dataset="cocostuff", pretrained=False, resize="bicubic")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+import semsynth
+
 from semsynth.errors import MissingWeightsError, UserError
 from semsynth.evaluators.segmenters.drn import DRNSeg, DRNSegmenter, bilinear_kernel
 from tests.golden import assert_golden, load_case
@@ -73,6 +75,6 @@ def test_label_mapping_and_user_errors(loaded, tmp_path, monkeypatch):
     monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("SEMSYNTH_CACHE", str(tmp_path))
     with pytest.raises(MissingWeightsError, match="drn-d-105_ms_cityscapes.pth"):
-        DRNSegmenter()
+        semsynth.load_segmenter("drn-d-105", dataset="cityscapes")
     with pytest.raises(UserError, match="no model for dataset 'ade20k'"):
         DRNSegmenter(dataset="ade20k", pretrained=False)

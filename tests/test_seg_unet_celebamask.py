@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+import semsynth
+
 from semsynth.errors import UserError
 from semsynth.evaluators.segmenters.unet_celebamask import UNet, UNetCelebAMaskSegmenter
 from tests.golden import assert_golden, load_case
@@ -49,7 +51,7 @@ def test_nearest_resize_repeats_pixels():
 
 
 def test_label_mapping_and_user_errors():
-    segmenter = UNetCelebAMaskSegmenter(pretrained=False, test_size=None)
+    segmenter = semsynth.load_segmenter("unet-celebamask", dataset="celebamask", pretrained=False, test_size=None)
     assert_label_mapping(segmenter, "celebamask")
     with pytest.raises(UserError, match="divisible by 16"):
         segmenter.predict(torch.zeros(1, 3, 40, 24, dtype=torch.uint8))

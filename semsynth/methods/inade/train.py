@@ -12,6 +12,9 @@ The ``shapes`` checkpoint was made on the shared 2-core CPU with a 25-minute wal
     timeout 1500 python -m semsynth.methods.inade.train --dataset shapes --out runs/inade-shapes --steps 2000 \
         --batch-size 8 --lr 8e-4 --ckpt-every 10
     python -m semsynth.methods.inade.train --out runs/inade-shapes --export semsynth/assets/inade_shapes.safetensors
+
+(``bench train --method inade --dataset shapes --out runs/inade-shapes --steps N --set lr=8e-4`` runs the same
+training without the time cap.)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import torch
 
 from ... import load_dataset, weights
+from ...errors import UserError
 from ...types import Example
 from . import presets
 from .discriminator import MultiscaleDiscriminator
@@ -75,6 +79,10 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
         (out_dir / "checkpoint.pt").unlink()
     settings = {**DEFAULTS, **(SHAPES_DEFAULTS if dataset == "shapes" else {})}
     net_options = presets.options_for(dataset)
+    unknown = sorted(set(options) - set(DEFAULTS) - set(net_options))
+    if unknown:
+        raise UserError(f"unknown INADE training option(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted({*DEFAULTS, *net_options}))}")
     for key, value in options.items():
         (settings if key in DEFAULTS else net_options)[key] = value
     torch.manual_seed(seed)
