@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,13 @@ from .store import SampleStore, atomic_write_json
 from .weights import sha256
 
 SCHEMA = 1
+SEED_RULE = "crc32(f'{example_id}/{k}') % 2**31 for k in range(samples_per_layout)"
+
+
+def sample_seed(example_id: str, k: int) -> int:
+    """The seed of the k-th sample of a layout. It differs between layouts, so that no two layouts share a noise
+    stream (shared streams correlate the samples and bias FID), and depends only on the example's id and k."""
+    return zlib.crc32(f"{example_id}/{k}".encode()) % 2**31
 
 
 @dataclass
@@ -99,7 +107,7 @@ class Run:
         self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
         if self.n_layouts < 1:
             raise UserError("nothing to generate: --limit must be at least 1")
-        self.seeds = list(range(self.samples_per_layout))
+        self.ks = list(range(self.samples_per_layout))
         self.metric_specs = self._select_metrics()
         self.run_dir = _run_dir(config, resume)
         self.store = SampleStore(self.run_dir)
@@ -132,7 +140,7 @@ class Run:
         """Generate the samples the manifest lacks; returns the seconds spent and the number generated."""
         done = self.store.finished()
         layouts = distributed.shard(range(self.n_layouts))
-        todo = [(index, seed) for index in layouts for seed in self.seeds]
+        todo = [(index, sample_seed(self._id(index), k)) for index in layouts for k in self.ks]
         todo = [(i, s) for i, s in todo if (self._id(i), s) not in done]
         started = time.perf_counter()
         batch = self.config.batch_size
@@ -166,11 +174,11 @@ class Run:
             metrics[name] = metric
         states = {name: metric.new_state() for name, metric in metrics.items()}
         layouts = distributed.shard(range(self.n_layouts))
-        batch = max(1, self.config.batch_size // len(self.seeds))
+        batch = max(1, self.config.batch_size // len(self.ks))
         for start in progress(range(0, len(layouts), batch), desc="evaluate", quiet=self.config.quiet,
                               total=(len(layouts) + batch - 1) // batch):
             examples = [self.dataset[index] for index in layouts[start:start + batch]]
-            images = torch.stack([torch.stack([self.store.get(e.id, seed) for seed in self.seeds])
+            images = torch.stack([torch.stack([self.store.get(e.id, sample_seed(e.id, k)) for k in self.ks])
                                   for e in examples])
             eval_batch = EvalBatch(
                 images=images.to(self.device),
@@ -202,8 +210,9 @@ class Run:
                            "sha256": sha256(checkpoint) if checkpoint and Path(checkpoint).is_file() else None},
             "settings": dict(self.method.settings),
             "n_layouts": self.n_layouts,
-            "samples_per_layout": len(self.seeds),
-            "seeds": self.seeds,
+            "samples_per_layout": len(self.ks),
+            "seeds": self.ks,
+            "seed_rule": SEED_RULE,
             "metrics": metrics,
             "timing": {"generate_s": round(generate_s, 3), "evaluate_s": round(evaluate_s, 3),
                        "images_per_s": round(generated / generate_s, 3) if generated else None,

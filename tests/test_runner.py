@@ -33,7 +33,7 @@ def test_real_on_shapes_records_and_leaderboard(tmp_path):
                 "--quiet")
     record = record_of(out.stdout)
     assert record["schema"] == 1 and record["method"] == "real" and record["n_layouts"] == 64
-    assert record["samples_per_layout"] == 1 and record["seeds"] == [0]
+    assert record["samples_per_layout"] == 1 and record["seeds"] == [0] and "crc32" in record["seed_rule"]
     fid, miou = record["metrics"]["fid"], record["metrics"]["miou"]
     assert 0 <= fid["value"] < 50 and fid["n_fake"] == 64 and fid["n_real"] == 2000 and fid["reference"] == "train"
     assert fid["backbone"] == "shapes-segnet" and fid["protocol"] == "semsynth-v1"
@@ -143,3 +143,11 @@ def test_torchrun_two_ranks_match_one_process(tmp_path):
     assert len(list(runs[0].parent.glob("samples/*.png"))) == 10
     assert double["metrics"]["miou"]["value"] == pytest.approx(single["metrics"]["miou"]["value"], abs=1e-9)
     assert double["metrics"]["lpips"]["value"] == pytest.approx(single["metrics"]["lpips"]["value"], rel=1e-9)
+
+
+def test_sample_seeds_differ_between_layouts_and_depend_only_on_id_and_k():
+    from semsynth.runner import sample_seed
+
+    seeds = {sample_seed(f"val_{i:06d}", k) for i in range(200) for k in range(4)}
+    assert len(seeds) == 800
+    assert sample_seed("val_000001", 2) == sample_seed("val_000001", 2) < 2**31

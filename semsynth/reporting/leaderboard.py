@@ -22,14 +22,15 @@ HEADERS = {
 
 
 def load_records(runs: Path, dataset: str | None = None) -> list[dict[str, Any]]:
-    """Every ``result.json`` under ``runs`` (any depth), optionally of one dataset."""
+    """Every run record (a JSON file with ``"schema": 1``, e.g. ``result.json``) under ``runs``, at any depth,
+    optionally of one dataset."""
     records = []
-    for path in sorted(Path(runs).rglob("result.json")):
+    for path in sorted(Path(runs).rglob("*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if record.get("schema") == 1 and (dataset is None or record.get("dataset") == dataset):
+        if isinstance(record, dict) and record.get("schema") == 1 and (dataset is None or record.get("dataset") == dataset):
             record["_path"] = str(path)
             records.append(record)
     return records

@@ -1,0 +1,107 @@
+"""The ``sdm`` method on ``shapes`` with a tiny random SDM: contract, samplers, input adapter, editing, save/load."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from semsynth.datasets.labelspaces import ADE20K_LABELS, COCOSTUFF_LABELS
+from semsynth.datasets.shapes import Shapes
+from semsynth.errors import MissingWeightsError, UserError
+from semsynth.methods.sdm.adapter import layout_channels, preset_channels
+from semsynth.methods.sdm.method import SDM
+from semsynth.methods.sdm.model import SDMUNet
+from semsynth.methods.sdm.presets import PRESETS
+from semsynth.types import Layout
+from tests.method_contract import run_contract
+
+TINY = dict(PRESETS["shapes"].net_config(), channel_mult=(1, 2), attention_resolutions=(2,), spade_hidden=8)
+
+
+def tiny_net() -> SDMUNet:
+    """A tiny shapes SDM with random weights everywhere (the zero-initialised output convs re-drawn too)."""
+    torch.manual_seed(0)
+    net = SDMUNet(**TINY)
+    for conv in net._zero_init_convs():
+        conv.reset_parameters()
+    return net
+
+
+@pytest.fixture(scope="module")
+def layouts() -> list[Layout]:
+    val = Shapes(split="val")
+    return [val.layout(index) for index in range(3)]
+
+
+@pytest.mark.parametrize("settings", [dict(sampler="ddim", steps=3, guidance=1.5),
+                                      dict(sampler="ddpm", steps=3, guidance=1.0),
+                                      dict(sampler="dpm-solver++", steps=3, guidance=2.0)])
+def test_method_contract(settings: dict) -> None:
+    run_contract(SDM.from_net(tiny_net(), "shapes", **settings))
+
+
+def test_guidance_changes_samples(layouts: list[Layout]) -> None:
+    plain = SDM.from_net(tiny_net(), "shapes", steps=3, guidance=1.0).generate(layouts[0], 0)
+    guided = SDM.from_net(tiny_net(), "shapes", steps=3, guidance=3.0).generate(layouts[0], 0)
+    assert not torch.equal(plain, guided)
+
+
+def test_save_and_load_round_trip(tmp_path, layouts: list[Layout]) -> None:
+    method = SDM.from_net(tiny_net(), "shapes", steps=2)
+    method.save(tmp_path / "sdm.safetensors")
+    loaded = SDM(dataset="shapes", checkpoint=tmp_path / "sdm.safetensors", steps=2)
+    assert torch.equal(loaded.generate(layouts[0], 5), method.generate(layouts[0], 5))
+
+
+def test_bad_settings_and_missing_weights(tmp_path) -> None:
+    with pytest.raises(UserError, match="sampler"):
+        SDM.from_net(tiny_net(), "shapes", sampler="euler")
+    with pytest.raises(UserError, match="unknown setting"):
+        SDM.from_net(tiny_net(), "shapes", temperature=2)
+    with pytest.raises(MissingWeightsError):
+        SDM(dataset="shapes", checkpoint=tmp_path / "absent.safetensors")
+
+
+def test_shapes_input_is_one_hot_plus_instance_edges(layouts: list[Layout]) -> None:
+    layout = layouts[0]
+    y = preset_channels(layout, PRESETS["shapes"])
+    assert y.shape == (11, 64, 64)
+    assert torch.equal(y[:10].argmax(0), layout.labels) and torch.equal(y[:10].sum(0), torch.ones(64, 64))
+    assert torch.equal(y[10], layout.edges())
+
+
+def test_ade20k_shift_sends_other_to_150() -> None:
+    labels = torch.tensor([[0, 1, 150]])
+    y = preset_channels(Layout(labels, ADE20K_LABELS), PRESETS["ade20k"])
+    assert y.shape == (151, 1, 3)
+    assert y.argmax(0).tolist() == [[150, 0, 149]] and torch.equal(y.sum(0), torch.ones(1, 3))
+
+
+def test_cocostuff_unlabelled_to_182_and_edges() -> None:
+    labels = torch.tensor([[255, 0, 181, 181]])
+    instances = torch.tensor([[0, 1, 2, 2]])
+    y = preset_channels(Layout(labels, COCOSTUFF_LABELS, instances), PRESETS["cocostuff"])
+    assert y.shape == (184, 1, 4)
+    assert y[:183].argmax(0).tolist() == [[182, 0, 181, 181]]
+    assert y[183].tolist() == [[1.0, 1.0, 1.0, 0.0]]
+
+
+def test_cityscapes_edges_read_through_8_bits() -> None:
+    space = Shapes.label_space
+    labels = torch.zeros(1, 3, dtype=torch.long)
+    instances = torch.tensor([[26001, 26002, 3]])   # thing ids above 255 collapse to 255, as the official loader
+    clipped = layout_channels(Layout(labels, space, instances), 10, "instances_clipped")
+    assert clipped[-1].tolist() == [[0.0, 1.0, 1.0]]
+    assert layout_channels(Layout(labels, space, instances), 10, "instances")[-1].tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_edit_keeps_unedited_pixels_and_regenerates_the_region(layouts: list[Layout]) -> None:
+    method = SDM.from_net(tiny_net(), "shapes", steps=3)
+    image = Shapes(split="val")[0].image
+    region = torch.zeros(64, 64, dtype=torch.bool)
+    region[16:48, 16:48] = True
+    edited = method.edit(image, layouts[1], region, seed=0)
+    assert edited.dtype == torch.uint8 and edited.shape == image.shape
+    assert torch.equal(edited[:, ~region], image[:, ~region])
+    assert not torch.equal(edited[:, region], image[:, region])
+    assert not torch.equal(method.edit(image, layouts[1], region, seed=1), edited)
