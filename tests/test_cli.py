@@ -1,0 +1,40 @@
+"""`bench` sub-commands other than run (run is covered by test_runner.py)."""
+
+import pytest
+
+from semsynth.cli import main
+from semsynth.store import read_png
+
+
+def test_sample_writes_layout_real_and_seed_tiles(tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--method", "shapes-oracle", "--dataset", "shapes", "--index", "2", "--seeds", "0-2",
+                 "--out", str(out)]) == 0
+    grid = read_png(out)
+    assert grid.shape == (3, 64, 5 * 64 + 4 * 2)       # layout | real | three samples, 2-px gaps
+    tiles = [grid[:, :, i * 66:i * 66 + 64] for i in range(5)]
+    assert not any(tiles[2].equal(t) for t in (tiles[3], tiles[4]))   # seeds differ
+
+
+def test_sample_rejects_bad_index_and_seeds(tmp_path, capsys):
+    assert main(["sample", "--method", "shapes-oracle", "--index", "9999", "--out", str(tmp_path / "g.png")]) == 2
+    assert "outside shapes/val" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "--method", "shapes-oracle", "--seeds", "zero-three"])
+    assert exit_info.value.code == 2 and "seeds must look like 0-3" in capsys.readouterr().err
+
+
+def test_list_kinds(capsys):
+    for kind in ("methods", "datasets", "metrics", "segmenters", "weights", "protocols"):
+        assert main(["list", kind]) == 0
+    out = capsys.readouterr().out
+    for name in ("real", "shapes-oracle", "shapes", "fid", "miou", "lpips", "shapes-segnet", "semsynth-v1"):
+        assert name in out
+
+
+def test_weights_list_verifies_the_shipped_network(capsys):
+    assert main(["weights", "list"]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("shapes-segnet ")][0]
+    assert " ok " in line
+    assert main(["weights", "path", "shapes-segnet"]) == 0
+    assert capsys.readouterr().out.strip().endswith("shapes_segnet.safetensors")
