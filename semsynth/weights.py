@@ -135,8 +135,8 @@ def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> P
     target = folder / entry.file
     if entry.shipped or not entry.url.startswith(("http://", "https://")):
         raise UserError(f"weights '{name}' cannot be fetched: {entry.url or 'no source URL'}")
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{entry.file}.", dir=folder)
+    target.parent.mkdir(parents=True, exist_ok=True)    # entry.file may keep the release's folder name
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     digest = hashlib.sha256()
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as response:

@@ -53,3 +53,27 @@ def test_golden_full_size_key_list_loads_strictly() -> None:
     with torch.device("meta"):
         net = SDMUNet(**PRESETS["ade20k"].net_config())
     _assert_loads(net, rows)
+
+
+def test_conv_resampling_config_uses_official_names() -> None:
+    net = SDMUNet.from_official_config(dict(load_case("sdm_unet").case["constructor"], resblock_updown=False))
+    keys = set(net.state_dict())
+    assert {"input_blocks.2.0.op.weight", "output_blocks.1.2.conv.weight"} <= keys
+    out = net(torch.randn(1, 3, 16, 24), torch.tensor([3]), torch.rand(1, 6, 16, 24))
+    assert out.shape == (1, 6, 16, 24)
+
+
+def test_new_attention_order_equals_legacy_with_regrouped_qkv() -> None:
+    from semsynth.nn.attention import AttentionBlock
+
+    torch.manual_seed(0)
+    legacy = AttentionBlock(64, num_head_channels=32, legacy_order=True)
+    new = AttentionBlock(64, num_head_channels=32, legacy_order=False)
+    new.load_state_dict(legacy.state_dict())
+    heads, ch = 2, 32
+    order = torch.arange(3 * 64).reshape(heads, 3, ch).transpose(0, 1).reshape(-1)  # [q k v per head] -> [q][k][v]
+    new.qkv.weight.data, new.qkv.bias.data = legacy.qkv.weight[order], legacy.qkv.bias[order]
+    torch.nn.init.normal_(legacy.proj_out.weight)
+    new.proj_out.load_state_dict(legacy.proj_out.state_dict())
+    x = torch.randn(2, 64, 4, 5)
+    torch.testing.assert_close(new(x), legacy(x))

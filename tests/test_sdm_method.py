@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from semsynth.datasets.labelspaces import ADE20K_LABELS, COCOSTUFF_LABELS
 from semsynth.datasets.shapes import Shapes
@@ -12,6 +15,7 @@ from semsynth.methods.sdm.adapter import layout_channels, preset_channels
 from semsynth.methods.sdm.method import SDM
 from semsynth.methods.sdm.model import SDMUNet
 from semsynth.methods.sdm.presets import PRESETS
+from semsynth.methods.sdm.train import train
 from semsynth.types import Layout
 from tests.method_contract import run_contract
 
@@ -33,9 +37,9 @@ def layouts() -> list[Layout]:
     return [val.layout(index) for index in range(3)]
 
 
-@pytest.mark.parametrize("settings", [dict(sampler="ddim", steps=3, guidance=1.5),
-                                      dict(sampler="ddpm", steps=3, guidance=1.0),
-                                      dict(sampler="dpm-solver++", steps=3, guidance=2.0)])
+@pytest.mark.parametrize("settings", [dict(sampler="ddim", steps=2, guidance=1.5),
+                                      dict(sampler="ddpm", steps=2, guidance=1.0),
+                                      dict(sampler="dpm-solver++", steps=2, guidance=2.0)])
 def test_method_contract(settings: dict) -> None:
     run_contract(SDM.from_net(tiny_net(), "shapes", **settings))
 
@@ -51,6 +55,20 @@ def test_save_and_load_round_trip(tmp_path, layouts: list[Layout]) -> None:
     method.save(tmp_path / "sdm.safetensors")
     loaded = SDM(dataset="shapes", checkpoint=tmp_path / "sdm.safetensors", steps=2)
     assert torch.equal(loaded.generate(layouts[0], 5), method.generate(layouts[0], 5))
+
+
+def test_train_resumes_and_exports_fp16_weights_that_load(tmp_path, layouts: list[Layout]) -> None:
+    options = dict(batch_size=2, crop=32, drop_rate=0.5, log_every=1, quiet=True,
+                   **{k: v for k, v in TINY.items() if k != "num_classes"})
+    train("shapes", tmp_path, steps=1, **options)
+    exported = train("shapes", tmp_path, steps=2, **options)   # resumes at step 1
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2] and all(entry["vb"] >= 0 for entry in log)
+    assert {tensor.dtype for tensor in load_file(str(exported)).values()} == {torch.float16}
+    image = SDM(dataset="shapes", checkpoint=exported, steps=2).generate(layouts[0], 0)
+    assert image.shape == (3, 64, 64)
+    with pytest.raises(UserError, match="resume"):
+        train("shapes", tmp_path, steps=3, resume=False, **options)
 
 
 def test_bad_settings_and_missing_weights(tmp_path) -> None:

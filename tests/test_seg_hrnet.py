@@ -77,6 +77,11 @@ def test_long_side_resizes_input_and_returns_input_size(segmenter):
         segmenter.long_side = None
 
 
+def test_ground_truth_maps_label_ids_to_train_ids(segmenter):
+    labels = torch.tensor([[0, 7, 26, 33]])   # unlabeled, road, car, bicycle
+    assert segmenter.map_labels(labels, "cityscapes").tolist() == [[255, 0, 13, 18]]
+
+
 def test_missing_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("SEMSYNTH_CACHE", str(tmp_path))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from semsynth import weights
 from semsynth.errors import MissingWeightsError, UserError
 from semsynth.evaluators.segmenters.upernet import (
     DECODER_FILE, ENCODER_FILE, SYNC_BN_BUFFERS, UperNetCSAIL, UperNetR101, release_files, without_sync_bn_buffers)
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1, shape_only_state
+from tests.test_evaluators_weights import server  # noqa: F401  (local HTTP server fixture)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +97,25 @@ def test_predict_contract_and_oasis_input_size(segmenter):
     assert 0 <= int(pred.min()) and int(pred.max()) < segmenter.label_space.num_classes == 150
 
 
+def test_ade_label_shift(segmenter):
+    # prediction i is ADE class i + 1; raw ADE 0 ("other") is ignored
+    labels = torch.tensor([[0, 1, 150]])
+    assert segmenter.map_labels(labels, "ade20k").tolist() == [[255, 0, 149]]
+    assert segmenter.label_space.class_names[0] == "wall"
+
+
 def test_missing_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("SEMSYNTH_CACHE", str(tmp_path))
     with pytest.raises(MissingWeightsError, match="encoder_epoch_50.pth"):
         UperNetR101()
+
+
+def test_fetch_keeps_the_release_folder(server, tmp_path, monkeypatch):  # noqa: F811
+    served, base = server
+    (served / ENCODER_FILE).write_bytes(b"encoder")
+    entry = weights.spec("upernet-r101-ade20k-encoder")
+    monkeypatch.setitem(weights.CATALOG, entry.name, weights.WeightSpec(
+        name=entry.name, file=entry.file, url=f"{base}/{ENCODER_FILE}", users=entry.users))
+    target = weights.fetch(entry.name, dest=tmp_path, progress=False)
+    assert target == tmp_path / "ade20k-resnet101-upernet" / ENCODER_FILE and target.read_bytes() == b"encoder"

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import torch
 
+from ..errors import UserError
 from .gaussian import GaussianDiffusion, Model
 
 Noise = Callable[[], torch.Tensor]
@@ -41,7 +44,7 @@ def ddpm(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor, cond: to
     return x
 
 
-def ddim(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor, cond: torch.Tensor, noise: Noise,
+def ddim(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor, cond: torch.Tensor, noise: Noise | None,
          eta: float = 0.0, clip_denoised: bool = True, callback: Callback | None = None) -> torch.Tensor:
     """DDIM through every step of the chain; eps is re-derived from the (clamped) ``pred_xstart``."""
     x = x_T
@@ -59,20 +62,24 @@ def ddim(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor, cond: to
     return x
 
 
+def logsnr_times(diffusion: GaussianDiffusion, steps: int) -> list[int]:
+    """Chain steps from T-1 down to 0 whose log-SNRs are (to the nearest step) evenly spaced; duplicates dropped."""
+    alpha_bar = diffusion.alphas_cumprod
+    lam = 0.5 * (alpha_bar.log() - (1 - alpha_bar).log())
+    targets = torch.linspace(lam[-1].item(), lam[0].item(), steps, dtype=torch.float64)
+    return list(dict.fromkeys(int((lam - value).abs().argmin()) for value in targets))
+
+
 def dpm_solver_pp(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor, cond: torch.Tensor, steps: int,
                   clip_denoised: bool = True, callback: Callback | None = None) -> torch.Tensor:
-    """DPM-Solver++ (2M, multistep, data prediction) on the full discrete chain of ``diffusion``: ``steps``
-    model evaluations at evenly spaced original steps from T-1 down, the last one jumping to the clean image
-    (first order, as ``lower_order_final``). Deterministic: ``x_T`` is the only noise."""
-    if steps < 1:
-        raise ValueError("dpm-solver++ needs at least one step")
-    last = diffusion.num_timesteps - 1
-    times = [round(last * (steps - k) / steps) for k in range(steps)]
+    """DPM-Solver++ (2M, multistep, data prediction) on the discrete chain of ``diffusion``: ``steps`` model
+    evaluations at log-SNR-uniform steps from T-1 down to 0, second-order except the first and last updates;
+    the data prediction at step 0 is the sample. Deterministic: ``x_T`` is the only noise."""
+    if steps < 2:
+        raise UserError("dpm-solver++ needs at least two steps")
+    times = logsnr_times(diffusion, steps)
     alpha_bar = diffusion.alphas_cumprod
-
-    def lam(time: int) -> torch.Tensor:
-        return 0.5 * (alpha_bar[time].log() - (1 - alpha_bar[time]).log())
-
+    lam = 0.5 * (alpha_bar.log() - (1 - alpha_bar).log())
     x, previous = x_T, None
     for k, time in enumerate(times):
         t = torch.full((x.shape[0],), time, dtype=torch.long, device=x.device)
@@ -81,13 +88,13 @@ def dpm_solver_pp(diffusion: GaussianDiffusion, model: Model, x_T: torch.Tensor,
             x = x0
         else:
             following = times[k + 1]
-            h = lam(following) - lam(time)
+            h = (lam[following] - lam[time]).item()
             data = x0
-            if previous is not None:
-                r = (lam(time) - lam(previous[0])) / h
-                data = (1 + 1 / (2 * r)).item() * x0 - (1 / (2 * r)).item() * previous[1]
+            if previous is not None and k < len(times) - 2:
+                half_inverse_ratio = 0.5 * h / (lam[time] - lam[previous[0]]).item()
+                data = (1 + half_inverse_ratio) * x0 - half_inverse_ratio * previous[1]
             ratio = ((1 - alpha_bar[following]) / (1 - alpha_bar[time])).sqrt().item()
-            x = ratio * x - (alpha_bar[following].sqrt() * torch.expm1(-h)).item() * data
+            x = ratio * x - alpha_bar[following].sqrt().item() * math.expm1(-h) * data
             previous = (time, x0)
         if callback is not None:
             callback(time, x, x0)

@@ -37,10 +37,12 @@ def read_state(file: str | Path) -> dict[str, torch.Tensor]:
     """The state_dict of an OpenAI CLIP file: a TorchScript archive (its tensors only) or a plain state_dict."""
     import zipfile
 
+    from .inception import load_torchscript
+
     with zipfile.ZipFile(file) as archive:
         torchscript = any(name.endswith("constants.pkl") for name in archive.namelist())
     if torchscript:
-        return {key: value.float() for key, value in torch.jit.load(str(file), map_location="cpu").state_dict().items()}
+        return {key: value.float() for key, value in load_torchscript(file).state_dict().items()}
     return torch.load(file, map_location="cpu", weights_only=True)
 
 

@@ -64,8 +64,17 @@ def pool3(net: nn.Module) -> nn.Sequential:
     ).eval()
 
 
+def load_torchscript(file: str | Path, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+    """``torch.jit.load`` without its deprecation warning: the official evaluator files are TorchScript archives."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(file), map_location=device).eval()
+
+
 def _torchscript_extractor(file: Path, resize_inside: bool, device: torch.device):
-    base = torch.jit.load(str(file), map_location=device).eval()
+    base = load_torchscript(file, device)
     if resize_inside:
         return lambda x: base(x, return_features=True).reshape(x.shape[0], 2048)
     return lambda x: base.layers((x - 128) / 128).reshape(x.shape[0], 2048)

@@ -15,7 +15,8 @@ class AttentionBlock(nn.Module):
     ``legacy_order=True`` splits the 3C qkv channels head-major (``[h0: q k v][h1: q k v]...``, official
     ``QKVAttentionLegacy``); False splits q, k, v first (``QKVAttention``). Softmax scale ``1/sqrt(ch)``."""
 
-    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1, legacy_order: bool = True) -> None:
+    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1,
+                 legacy_order: bool = True) -> None:
         super().__init__()
         if num_head_channels == -1:
             self.num_heads = num_heads

@@ -82,11 +82,13 @@ class ResBlock(TimestepBlock):
     ``skip_connection``); ``up``/``down`` resample both paths without parameters."""
 
     def __init__(self, channels: int, emb_channels: int, dropout: float = 0.0, out_channels: int | None = None,
-                 use_conv: bool = False, use_scale_shift_norm: bool = True, up: bool = False, down: bool = False) -> None:
+                 use_conv: bool = False, use_scale_shift_norm: bool = True, up: bool = False,
+                 down: bool = False) -> None:
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(normalization(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.in_layers = nn.Sequential(normalization(channels), nn.SiLU(),
+                                       nn.Conv2d(channels, out_channels, 3, padding=1))
         self.updown = up or down
         self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
@@ -128,7 +130,8 @@ class SDMResBlock(TimestepBlock):
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
                                                              else out_channels))
         self.out_norm = SPADEGroupNorm(out_channels, cond_channels, spade_hidden)
-        self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout), nn.Conv2d(out_channels, out_channels, 3, padding=1))
+        self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout),
+                                        nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.skip_connection = _skip(channels, out_channels, use_conv)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:

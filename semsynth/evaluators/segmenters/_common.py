@@ -65,7 +65,7 @@ class PortedSegmenter(Segmenter):
     """The constructor flow shared by the native ports: pick the dataset, build ``net``, load the official file
     through the weights catalog (or keep random weights), move to ``device`` and switch to eval mode."""
 
-    label_spaces: ClassVar[dict[str, Any]] = {}   # dataset -> LabelSpace of the segmenter's outputs
+    label_spaces: ClassVar[dict[str, LabelSpace]] = {}   # dataset -> the label space of the outputs
 
     def __init__(self, dataset: str | None = None, checkpoint: str | Path | None = None, pretrained: bool = True,
                  device: str = "cpu", **options: Any) -> None:
@@ -93,6 +93,9 @@ class PortedSegmenter(Segmenter):
 
     def map_labels(self, labels: torch.Tensor, dataset: str) -> torch.Tensor:
         """A dataset's ground truth in the segmenter's space: the dataset's own evaluation mapping."""
+        if dataset not in self.datasets:
+            raise UserError(f"segmenter '{self.name}' does not score '{dataset}' labels; it supports: "
+                            f"{', '.join(self.datasets)}")
         return lookup(DATASETS, dataset).label_space.to_eval(labels)
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,8 @@ from ...weights import WeightSpec, register
 from ._common import PortedSegmenter, check_images, evaluation_space
 
 register(WeightSpec(
-    name="drn-d-105-cityscapes", file="drn-d-105_ms_cityscapes.pth", url="http://go.yf.io/drn-cityscapes-models",
+    name="drn-d-105-cityscapes", file="drn-d-105_ms_cityscapes.pth",
+    url="the fyu/drn README's model folder http://go.yf.io/drn-cityscapes-models (a page, not the file)",
     licence="BSD-3-Clause (fyu/drn)", users=("segmenter drn-d-105",),
     note="DRNSeg('drn_d_105', 19) state_dict, 19 Cityscapes trainIds"))
 

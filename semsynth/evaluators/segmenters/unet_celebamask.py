@@ -19,8 +19,8 @@ from ._common import PortedSegmenter, check_images, evaluation_space
 
 register(WeightSpec(
     name="unet-celebamask-hq", file="parsenet/model.pth",
-    url="https://github.com/switchablenorms/CelebAMask-HQ/tree/master/face_parsing (Google Drive link in its README)",
-    licence="CelebAMask-HQ terms: non-commercial research and educational use only",
+    url="the Google Drive link in the README of https://github.com/switchablenorms/CelebAMask-HQ (face_parsing/)",
+    licence="MIT code (switchablenorms/CelebAMask-HQ); trained on CelebAMask-HQ, non-commercial research use only",
     users=("segmenter unet-celebamask",),
     note="face_parsing unet(feature_scale=4) state_dict, 19 classes; keep the official folder: the tester reads "
          "models/parsenet/model.pth, and a bare 'model.pth' would be ambiguous in a shared weights folder"))

@@ -21,8 +21,7 @@ from ...types import Layout
 from ..base import Method
 from .adapter import preset_channels
 from .model import SDMUNet
-from .presets import PRESETS
-from .train import preset_for
+from .presets import PRESETS, preset_for
 from .weights_io import load_state, save_state, stored_config
 
 SAMPLERS = ("ddpm", "ddim", "dpm-solver++")
@@ -35,8 +34,11 @@ def kept_steps(sampler: str, steps: int) -> list[int]:
     ``steps`` (else even spacing); DDPM takes evenly spaced sections ('N'); 1000 keeps the full chain."""
     if not 1 <= steps <= BASE_STEPS:
         raise UserError(f"steps must be between 1 and {BASE_STEPS}, got {steps}")
-    if sampler == "ddim" and len(range(0, BASE_STEPS, BASE_STEPS // steps)) == steps:
-        return space_timesteps(BASE_STEPS, f"ddim{steps}")
+    if sampler == "ddim":
+        try:
+            return space_timesteps(BASE_STEPS, f"ddim{steps}")
+        except UserError:
+            pass
     return space_timesteps(BASE_STEPS, str(steps))
 
 
@@ -92,9 +94,16 @@ class SDM(Method):
         return torch.stack([preset_channels(layout, self.preset) for layout in layouts]).to(self.device)
 
     def _model(self) -> Model:
+        """The guided network. On the CPU every sample gets its own (conditional + null) forward: MKL-DNN picks
+        batch-size-dependent kernels for some convs and linears, so this keeps batches bit-exact with
+        one-by-one generation; other devices run the whole batch at once."""
         def call(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
             return self.net(x, t, cond).float()
-        return classifier_free(call, float(self.settings["guidance"]))
+
+        guided = classifier_free(call, float(self.settings["guidance"]))
+        if self.device.type != "cpu":
+            return guided
+        return lambda x, t, cond: torch.cat([guided(x[i:i + 1], t[i:i + 1], cond[i:i + 1]) for i in range(len(x))])
 
     def _noise(self, seeds: Sequence[int]) -> Callable[[], torch.Tensor]:
         """Standard noise ``[B, 3, H, W]``, each sample's drawn from its own CPU generator seeded with its seed."""

@@ -64,7 +64,8 @@ class SDMUNet(nn.Module):
                 self.input_blocks.append(EmbedSequential(down))
                 skip_channels.append(ch)
                 ds *= 2
-        self.middle_block = EmbedSequential(SDMResBlock(ch, **spade), attention(ch, num_heads), SDMResBlock(ch, **spade))
+        self.middle_block = EmbedSequential(SDMResBlock(ch, **spade), attention(ch, num_heads),
+                                            SDMResBlock(ch, **spade))
         self.output_blocks = nn.ModuleList()
         for level, mult in list(enumerate(channel_mult))[::-1]:
             for i in range(num_res_blocks + 1):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import UserError
 from ...weights import WeightSpec, register
 
 SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
@@ -23,10 +24,18 @@ SHAPES_64 = dict(OFFICIAL_256, model_channels=32, num_res_blocks=1, attention_re
                  num_head_channels=32, spade_hidden=16)
 
 
+# Stage 1 of the paper recipe (scripts/ade20k.sh: lr 1e-4, batch 4 per GPU x 8); steps are the user's choice.
+PAPER_TRAINING = dict(steps=100_000, batch_size=4, lr=1e-4, drop_rate=0.0, ema_decay=0.9999, crop=None)
+
+# `shapes` on a 2-core CPU: classifier-free dropout from the start, a short EMA, 32x32 crops for cheap steps.
+SHAPES_TRAINING = dict(steps=2500, batch_size=8, lr=3e-4, drop_rate=0.2, ema_decay=0.995, crop=32)
+
+
 @dataclass(frozen=True)
 class SDMPreset:
     """How SDM runs on one dataset: ``label_channels`` one-hot channels (+1 with an ``edge`` source), id mapping
-    (``label_shift``, ``ignore_to``), network ``config``, paper ``sampler`` defaults and the weights name."""
+    (``label_shift``, ``ignore_to``), network ``config``, paper ``sampler`` defaults, ``training`` defaults and
+    the weights name."""
 
     label_channels: int
     edge: str | None
@@ -35,6 +44,7 @@ class SDMPreset:
     label_shift: int = 0
     ignore_to: int | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=lambda: dict(PAPER_TRAINING))
 
     @property
     def cond_channels(self) -> int:
@@ -59,8 +69,18 @@ PRESETS: dict[str, SDMPreset] = {
     # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + instance edges: 184 channels.
     "cocostuff": SDMPreset(183, "instances", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
     "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
-                        sampler={"sampler": "ddim", "steps": 20, "guidance": 1.0, "eta": 0.0, "dtype": "float32"}),
+                        sampler={"sampler": "ddim", "steps": 20, "guidance": 1.0, "eta": 0.0, "dtype": "float32"},
+                        training=SHAPES_TRAINING),
 }
+
+
+
+def preset_for(dataset: str) -> SDMPreset:
+    """The SDM preset of ``dataset`` or a UserError naming the known ones."""
+    if dataset not in PRESETS:
+        raise UserError(f"sdm has no preset for dataset '{dataset}'; known: {', '.join(sorted(PRESETS))}")
+    return PRESETS[dataset]
+
 
 _DRIVE = "https://drive.google.com/file/d/"
 for _name, _file, _url, _note in (

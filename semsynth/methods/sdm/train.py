@@ -15,22 +15,14 @@ from ...diffusion.schedules import linear_betas
 from ...errors import UserError
 from ...training import TrainConfig, Trainer
 from ...types import Example
+from .adapter import preset_channels
 from .model import SDMUNet
-from .presets import PRESETS, SDMPreset
+from .presets import SDMPreset, preset_for
 from .weights_io import load_state, save_state
-
-
-def preset_for(dataset: str) -> SDMPreset:
-    """The SDM preset of ``dataset`` or a UserError naming the known ones."""
-    if dataset not in PRESETS:
-        raise UserError(f"sdm has no preset for dataset '{dataset}'; known: {', '.join(sorted(PRESETS))}")
-    return PRESETS[dataset]
 
 
 def batch_inputs(examples: list[Example], preset: SDMPreset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [-1, 1] and the SDM layout tensors of a list of examples."""
-    from .adapter import preset_channels
-
     images = torch.stack([example.image for example in examples]).to(device).float() / 127.5 - 1
     cond = torch.stack([preset_channels(example.layout, preset) for example in examples]).to(device)
     return images, cond
@@ -70,22 +62,28 @@ def make_step(diffusion: GaussianDiffusion, preset: SDMPreset, drop_rate: float,
     return step_fn
 
 
-def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, steps: int = 3000, batch_size: int = 8,
-          device: str = "cpu", resume: bool = True, lr: float = 1e-4, drop_rate: float = 0.0,
-          ema_decay: float = 0.9999, init: str | Path | None = None, seed: int = 0, log_every: int = 50,
-          ckpt_every: int = 250, quiet: bool = False, crop: int | None = None, **config: Any) -> Path:
+def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, steps: int | None = None,
+          batch_size: int | None = None, device: str = "cpu", resume: bool = True, lr: float | None = None,
+          drop_rate: float | None = None, ema_decay: float | None = None, crop: int | None = None,
+          init: str | Path | None = None, seed: int = 0, log_every: int = 50, ckpt_every: int = 250,
+          quiet: bool = False, **config: Any) -> Path:
     """Train SDM on ``dataset`` and write the EMA weights to ``out_dir/sdm_<dataset>.safetensors`` (fp16).
 
-    Stage 1: ``drop_rate=0``; the classifier-free stage: ``init=<stage-1 weights>``, ``drop_rate=0.2`` (the paper
-    uses lr 2e-5 there). ``crop`` trains on random square crops. ``config`` overrides the preset's network
-    arguments. Resumes from ``out_dir``; ``export`` writes the weights of an interrupted run."""
+    Options left None take the preset's training values (paper: stage 1 lr 1e-4, ``drop_rate=0``, EMA 0.9999;
+    the classifier-free stage: ``init=<stage-1 weights>``, ``drop_rate=0.2``, lr 2e-5). ``crop`` trains on random
+    square crops. ``config`` overrides the preset's network arguments. Resumes from ``out_dir``; ``export``
+    writes the weights of an interrupted run."""
     from ... import load_dataset
 
+    preset = preset_for(dataset)
+    given = dict(steps=steps, batch_size=batch_size, lr=lr, drop_rate=drop_rate, ema_decay=ema_decay, crop=crop)
+    options = {**preset.training, **{key: value for key, value in given.items() if value is not None}}
+    steps, batch_size, lr, drop_rate, ema_decay, crop = (options.get(key) for key in given)
     out_dir = Path(out_dir)
     if not resume and (out_dir / "checkpoint.pt").exists():
         raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or another --out")
-    preset = preset_for(dataset)
     net_config = dict(preset.net_config(), **config)
+    torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
     if init is not None:
         net.load_state_dict(load_state(init), strict=True)
