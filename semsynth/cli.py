@@ -122,8 +122,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .evaluators.segmenters.shapes_segnet import train
 
         out = Path(args.out or "semsynth/assets/shapes_segnet.safetensors")
-        train(out, steps=args.steps or 1200, batch_size=args.batch_size or 32, device=args.device,
-              quiet=args.quiet)
+        options = {key: value for key, value in {"steps": args.steps, "batch_size": args.batch_size}.items()
+                   if value is not None}
+        train(out, device=args.device, quiet=args.quiet, **options)
         print(f"weights: {out}")
         return 0
     if not args.method:

@@ -38,3 +38,15 @@ def test_weights_list_verifies_the_shipped_network(capsys):
     assert " ok " in line
     assert main(["weights", "path", "shapes-segnet"]) == 0
     assert capsys.readouterr().out.strip().endswith("shapes_segnet.safetensors")
+
+
+def test_train_segnet_command_writes_loadable_weights(tmp_path):
+    from semsynth import load_segmenter
+
+    out = tmp_path / "segnet.safetensors"
+    assert main(["train", "--segmenter", "shapes-segnet", "--steps", "2", "--batch-size", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    seg = load_segmenter("shapes-segnet", dataset="shapes", checkpoint=out)
+    import torch
+
+    assert seg.predict(torch.zeros(1, 3, 64, 64, dtype=torch.uint8)).shape == (1, 64, 64)

@@ -14,10 +14,14 @@ from semsynth.evaluators import _standins
 from tests.fixtures_datasets import write_all
 
 
+PLUGIN_PATH = Path(__file__).parent / "plugins" / "palette_plugin"     # a stochastic method: LPIPS needs K >= 2
+
+
 def _bench(tmp_path, weights_dir, *args):
-    env = {**os.environ, "SEMSYNTH_WEIGHTS": str(weights_dir), "SEMSYNTH_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "SEMSYNTH_WEIGHTS": str(weights_dir), "SEMSYNTH_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(PLUGIN_PATH), os.environ.get("PYTHONPATH", "")])}
     data = write_all(tmp_path / "data")["ade20k"]
-    return subprocess.run([sys.executable, "-m", "semsynth", "run", "--method", "real", "--dataset", "ade20k",
+    return subprocess.run([sys.executable, "-m", "semsynth", "run", "--method", "palette", "--dataset", "ade20k",
                            "--data-root", str(data), "--samples-per-layout", "2", "--quiet", "--out",
                            str(tmp_path / "runs"), "--metrics", "fid,kid,swav_fid,lpips", *args],
                           capture_output=True, text=True, env=env)
@@ -46,4 +50,4 @@ def test_run_records_fid_kid_swav_fid_lpips_with_protocol_and_backbone(tmp_path)
     for key, backbone in expected.items():
         assert metrics[key]["protocol"] == "semsynth-v1" and metrics[key]["backbone"] == backbone
     assert metrics["fid"]["mode"] == "clean" and metrics["kid"]["seed"] == 0
-    assert metrics["lpips"]["pairing"] == "all-pairs"
+    assert metrics["lpips"]["pairing"] == "all-pairs" and metrics["lpips"]["n_layouts"] == 3

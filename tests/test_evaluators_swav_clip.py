@@ -98,6 +98,7 @@ class _Holder(torch.nn.Module):
         return x
 
 
+@pytest.mark.slow
 def test_clip_reads_a_torchscript_archive_like_openais(files, tmp_path):
     state = torch.load(files["clip"], weights_only=True)
     root = _Holder()

@@ -155,7 +155,7 @@ class ShapesDistance(_Evaluator):
         return total
 
 
-def train(out: str | Path, steps: int = 1500, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+def train(out: str | Path, steps: int = 1000, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
           device: str = "cpu", quiet: bool = False) -> Path:
     """Train the network on ``shapes`` train with the shared Trainer; writes ``out`` (safetensors, weights only)."""
     from ... import load_dataset

@@ -11,12 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import weights
-from ...weights import WeightSpec
-
-VGG19 = weights.register(WeightSpec(
-    name="vgg19-torchvision", file="vgg19-dcbc6f2e.pth", url="https://download.pytorch.org/models/vgg19-dcbc6f2e.pth",
-    licence="BSD-3-Clause (torchvision); VGG weights CC BY 4.0", users=("inade/train perceptual loss",),
-    note="torchvision VGG19 IMAGENET1K_V1"))
+from .weights import VGG19
 
 # INADE's perceptual weights on relu1_1 .. relu5_1 (SPADE uses 1/32, 1/16, 1/8, 1/4, 1)
 INADE_VGG_WEIGHTS = (0.0, 0.0, 0.0, 0.25, 1.0)
@@ -97,5 +92,5 @@ def shapes_perceptual(checkpoint: str | None = None) -> Perceptual:
     """The ``shapes`` stand-in for VGG: the shipped shapes segmentation network's four stages."""
     from ...evaluators.segmenters.shapes_segnet import load_net
 
-    net = load_net(checkpoint)
+    net, _identity = load_net(checkpoint)
     return Perceptual(net.stages, SHAPES_STAGE_WEIGHTS, net)

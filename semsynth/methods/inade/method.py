@@ -108,7 +108,8 @@ class INADE(Method):
                        if self.checkpoint is not None]
             found = next((file for file in sibling if file.is_file()), None)
             if found is None and self._encoder_name is None:
-                raise MissingWeightsError("this INADE checkpoint has no encoder; reference-guided style needs one")
+                raise MissingWeightsError("this INADE checkpoint has no encoder, which reference-guided style needs; "
+                                          "put the official best_net_E.pth (or best_net_IE.pth) next to it")
             file = found or catalog.path(self._encoder_name)
             state, _ = read_state(file)
             self.encoder = INADEEncoder.from_official_config(self.options)

@@ -7,13 +7,14 @@ multi-scale discriminator minimises the hinge loss. Adam(beta1=0, beta2=0.9) wit
 perceptual network is VGG19 on real datasets and, on ``shapes``, the shipped shapes segmentation network when its
 file exists (otherwise no perceptual loss; the run's ``options.json`` records which).
 
-The ``shapes`` checkpoint was made on the shared 2-core CPU with a 25-minute wall-clock cap, then exported::
+The ``shapes`` checkpoint was made on the shared 2-core CPU with a 12-minute wall-clock cap (one thread: OpenMP
+spin-waiting makes two threads ~100x slower on an oversubscribed machine), then exported::
 
-    timeout 1500 python -m semsynth.methods.inade.train --dataset shapes --out runs/inade-shapes --steps 2000 \
-        --batch-size 8 --lr 8e-4 --ckpt-every 10
+    OMP_NUM_THREADS=1 timeout 720 python -m semsynth.methods.inade.train --dataset shapes --out runs/inade-shapes \
+        --steps 20000 --batch-size 8 --lr 4e-4 --ckpt-every 100
     python -m semsynth.methods.inade.train --out runs/inade-shapes --export semsynth/assets/inade_shapes.safetensors
 
-(``bench train --method inade --dataset shapes --out runs/inade-shapes --steps N --set lr=8e-4`` runs the same
+(``bench train --method inade --dataset shapes --out runs/inade-shapes --steps N --set lr=4e-4`` runs the same
 training without the time cap.)
 """
 

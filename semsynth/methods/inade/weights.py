@@ -30,6 +30,11 @@ weights.register(WeightSpec(
     note="small INADE (generator + encoder, ngf 6) trained on shapes with semsynth/methods/inade/train.py: 90 "
          "steps of batch 8 on a shared 2-core CPU (25 min cap), no perceptual loss (see train.py)"))
 
+VGG19 = weights.register(WeightSpec(
+    name="vgg19-torchvision", file="vgg19-dcbc6f2e.pth", url="https://download.pytorch.org/models/vgg19-dcbc6f2e.pth",
+    licence="BSD-3-Clause (torchvision); VGG weights CC BY 4.0", users=("inade/train perceptual loss",),
+    note="torchvision VGG19 IMAGENET1K_V1, the perceptual network of INADE training on real datasets"))
+
 OPTIONS_KEY = "inade_options"
 
 
