@@ -180,3 +180,22 @@ def test_training_resumes_and_exports_a_loadable_checkpoint(tmp_path, layouts):
     assert trained.options["ngf"] == 2 and trained.generate(layouts[0], 0).shape == (3, 64, 64)
     with pytest.raises(UserError, match="unknown INADE training option"):
         train("shapes", tmp_path / "other", steps=1, batch_size=2, quiet=True, learning_rate=1.0)
+
+
+def test_layouts_without_instance_maps_use_one_instance_per_class(method, layouts):
+    from semsynth.types import Layout
+
+    plain = Layout(layouts[0].labels, layouts[0].label_space)
+    with_classes = Layout(layouts[0].labels, layouts[0].label_space, layouts[0].labels.clone())
+    assert torch.equal(method.generate(plain, 4), method.generate(with_classes, 4))
+    region = {"class": int(plain.labels[0, 0])}
+    assert torch.equal(method.resample(plain, 9, 4, region), method.resample(with_classes, 9, 4, region))
+    with pytest.raises(UserError, match="instance map"):
+        method.resample(plain, 9, 4, {"instance": 0})
+
+
+def test_unknown_region_distance_backbone_is_a_user_error():
+    from semsynth.evaluators.inade_diversity import region_distance
+
+    with pytest.raises(UserError, match="unknown region-distance backbone"):
+        region_distance("vgg-nonexistent")

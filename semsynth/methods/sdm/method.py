@@ -55,6 +55,7 @@ class SDM(Method):
                  **overrides: Any) -> None:
         super().__init__(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
         file = weights.path(preset_for(dataset).weights, checkpoint)
+        self.checkpoint = file   # the resolved file, so run records name and hash it
         config = stored_config(file) or preset_for(dataset).net_config()
         net = SDMUNet(**config)
         net.load_state_dict(load_state(file), strict=True)
