@@ -2,7 +2,8 @@
 
 Runs every backbone on randomly initialised stand-in weights of the real architectures (speed and memory do not
 depend on the weight values), each in a fresh process so that its peak memory is its own. FID/KID-style backbones
-stream their features into FID statistics as the metric does; LPIPS scores consecutive pairs.
+stream their features into FID statistics as the metric does; LPIPS scores consecutive pairs. Besides wall-clock
+throughput it prints throughput per CPU-second (all threads), which stays meaningful on a shared, busy machine.
 
     python benchmarks/evaluators.py --images 2000 --batch-size 50 --device cpu
     python benchmarks/evaluators.py --images 200 --backbones inception-clean,lpips-alex   # a quick look
@@ -47,7 +48,7 @@ def measure(name: str, folder: str, images: int, batch_size: int, size: tuple[in
                           generator=generator).to(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    done, started = 0, None
+    done, started, cpu_started = 0, None, None
     while done < images:
         if pair:
             backbone.distance(batch[:batch_size], batch[batch_size:])
@@ -56,13 +57,14 @@ def measure(name: str, folder: str, images: int, batch_size: int, size: tuple[in
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if started is None:         # the first batch warms up (allocations, cuDNN autotuning)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         else:
             done += batch_size
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"backbone": name, "per_s": done / seconds, "peak_mib": peak, "images": done}
+    return {"backbone": name, "per_s": done / seconds, "per_cpu_s": done / cpu_seconds, "peak_mib": peak,
+            "images": done}
 
 
 def _child(queue, *args) -> None:
@@ -81,7 +83,7 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     print(f"device {args.device}, {args.images} images of {args.size}, batch {args.batch_size}, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"{'backbone':<30}{'images/s':>12}{'peak MiB':>12}   (lpips-alex: pairs/s)")
+    print(f"{'backbone':<30}{'images/s':>12}{'per CPU-s':>12}{'peak MiB':>12}   (lpips-alex: pairs)")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.backbones.split(","):
             queue = context.Queue()
@@ -91,7 +93,8 @@ def main() -> None:
             result = queue.get()
             process.join()
             memory = "peak GPU" if args.device.startswith("cuda") else "peak RSS"
-            print(f"{name:<30}{result['per_s']:>12.1f}{result['peak_mib']:>12.0f}   ({memory})")
+            print(f"{name:<30}{result['per_s']:>12.2f}{result['per_cpu_s']:>12.2f}{result['peak_mib']:>12.0f}"
+                  f"   ({memory})", flush=True)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class Trainer:
         self.ema = {name: copy.deepcopy(self._bare[name]).eval().requires_grad_(False) for name in ema}
         self.step = 0
         self.generator = torch.Generator()
-        self._permutations: dict[int, torch.Tensor] = {}
+        self._permutations: dict[tuple[int, int], torch.Tensor] = {}
         self.checkpoint = self.out_dir / "checkpoint.pt"
         if self.checkpoint.exists():
             self._resume()
@@ -79,13 +79,13 @@ class Trainer:
         start = (step * world + distributed.rank()) * size
         indices = []
         for position in range(start, start + size):
-            epoch = position // length
-            if epoch not in self._permutations:
-                if len(self._permutations) > 1:
+            key = (length, position // length)
+            if key not in self._permutations:
+                if len(self._permutations) > 1:   # keep the current and the next epoch only
                     self._permutations.pop(min(self._permutations))
-                self._permutations[epoch] = torch.randperm(length, generator=torch.Generator().manual_seed(
-                    zlib.crc32(f"{self.config.seed}/{epoch}".encode())))
-            indices.append(int(self._permutations[epoch][position % length]))
+                self._permutations[key] = torch.randperm(length, generator=torch.Generator().manual_seed(
+                    zlib.crc32(f"{self.config.seed}/{key[1]}".encode())))
+            indices.append(int(self._permutations[key][position % length]))
         return indices
 
     # -- loop ------------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ import tempfile
 
 import pytest
 
+# One thread per process: the suite is small-tensor work, and OpenMP's busy-waiting threads make it many times
+# slower on a shared or oversubscribed machine. Subprocesses (`bench` runs, torchrun ranks) inherit this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 _CACHE = tempfile.mkdtemp(prefix="semsynth-test-cache-")
 os.environ.setdefault("SEMSYNTH_CACHE", _CACHE)
 os.environ.pop("SEMSYNTH_WEIGHTS", None)

@@ -123,3 +123,21 @@ def test_edit_keeps_unedited_pixels_and_regenerates_the_region(layouts: list[Lay
     assert torch.equal(edited[:, ~region], image[:, ~region])
     assert not torch.equal(edited[:, region], image[:, region])
     assert not torch.equal(method.edit(image, layouts[1], region, seed=1), edited)
+
+
+def test_shipped_shapes_checkpoint_loads_and_matches_the_catalog(layouts: list[Layout]) -> None:
+    from semsynth import load_method, weights
+
+    assert weights.verify("sdm-shapes") == "ok"
+    method = load_method("sdm", dataset="shapes", steps=2)
+    assert method.checkpoint.name == "sdm_shapes.safetensors" and method.net.config["spade_hidden"] == 16
+    image = method.generate(layouts[0], seed=0)
+    assert image.shape == (3, 64, 64) and image.dtype == torch.uint8
+
+
+def test_official_format_fp16_state_dict_loads(tmp_path) -> None:
+    net = SDMUNet(**PRESETS["shapes"].net_config())
+    torch.save({key: value.half() for key, value in net.state_dict().items()}, tmp_path / "ema_0.9999_000000.pt")
+    method = SDM(dataset="shapes", checkpoint=tmp_path / "ema_0.9999_000000.pt", steps=2)
+    assert next(method.net.parameters()).dtype == torch.float32
+    torch.testing.assert_close(method.net.state_dict(), {k: v.half().float() for k, v in net.state_dict().items()})

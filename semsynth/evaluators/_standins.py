@@ -36,10 +36,13 @@ class _TorchScriptInception(nn.Module):
 
 def inception_torchscript(path: str | Path, seed: int = 0) -> Path:
     """Write a TorchScript Inception stand-in for ``inception-2015-12-05.pt``."""
+    import warnings
+
     from .inception import fid_inception, pool3
 
-    module = torch.jit.script(_TorchScriptInception(pool3(_init(fid_inception(), seed))))
-    torch.jit.save(module, str(path))
+    with warnings.catch_warnings():        # TorchScript is deprecated, but it is the official file's format
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(_TorchScriptInception(pool3(_init(fid_inception(), seed)))), str(path))
     return Path(path)
 
 

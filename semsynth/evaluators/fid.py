@@ -178,6 +178,10 @@ class FID(Metric):
     def prepare(self, context: EvalContext) -> None:
         self.backbone = load_features(self.backbone_name, device=context.device, **self.backbone_options)
         self.reference_split = context.options.get("reference_split", self.reference_split)
+        self.load_reference(context)
+
+    def load_reference(self, context: EvalContext) -> None:
+        """The real images' statistics (cached)."""
         self.reference = reference_stats(self.backbone, context, self.reference_split, self.reference_limit,
                                          self.identity(), self.pre_resize)
 

@@ -51,11 +51,8 @@ class KID(FID):
         self.seed, self.subsets, self.subset_size = seed, subsets, subset_size
         self.reference_feats: torch.Tensor | None = None
 
-    def prepare(self, context: EvalContext) -> None:
-        from .backbones import load_features
-
-        self.backbone = load_features(self.backbone_name, device=context.device, **self.backbone_options)
-        self.reference_split = context.options.get("reference_split", self.reference_split)
+    def load_reference(self, context: EvalContext) -> None:
+        """The real images' features (cached): KID needs all of them."""
         self.reference_feats = reference_features(self.backbone, context, self.reference_split,
                                                   self.reference_limit, self.identity(), self.pre_resize)
 

@@ -46,7 +46,8 @@ def kept_steps(sampler: str, steps: int) -> list[int]:
 class SDM(Method):
     """Semantic Diffusion Model. Settings: ``sampler`` (ddpm | ddim | dpm-solver++), ``steps``, ``guidance``
     (classifier-free scale s; <= 1 means one conditional pass), ``eta`` (DDIM), ``dtype`` of the network
-    (float32 | bfloat16 | float16). Defaults: the paper's per-dataset settings (shapes: DDIM 20, no guidance)."""
+    (float32 | bfloat16 | float16). Defaults: the paper's per-dataset settings (shapes: DPM-Solver++ 10 steps,
+    no guidance)."""
 
     name = "sdm"
     defaults = dict(PRESETS["shapes"].sampler)
