@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -19,20 +19,29 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """Run ``write`` on a temporary file beside ``path``, then rename it over ``path`` (it is removed on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        write(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+
+    _write_atomic(path, write)
 
 
 def atomic_write_json(path: str | Path, value: Any) -> None:
@@ -41,16 +50,9 @@ def atomic_write_json(path: str | Path, value: Any) -> None:
 
 def save_tensors_atomic(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
                         ) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """safetensors ``save_file`` through a temporary file."""
+    _write_atomic(path, lambda temporary: save_file({k: v.contiguous() for k, v in tensors.items()}, temporary,
+                                                    metadata=metadata))
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -59,16 +61,7 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 def save_torch_atomic(path: str | Path, value: Any) -> None:
     """``torch.save`` through a temporary file; the value must be ``weights_only``-loadable (tensors, dicts, ...)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(value, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    _write_atomic(path, lambda temporary: torch.save(value, temporary))
 
 
 def sample_name(example_id: str, seed: int) -> str:

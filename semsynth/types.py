@@ -75,6 +75,14 @@ def instance_edges(instances: torch.Tensor) -> torch.Tensor:
     return edge.to(torch.float32)
 
 
+def label_one_hot(labels: torch.Tensor, channels: int, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """float32 one-hot ``[..., channels, H, W]`` of an id map ``[..., H, W]``; ignored pixels have an all-zero class
+    vector (the semantic input of SPADE-style generators and SDM)."""
+    valid = labels != ignore_index
+    onehot = torch.zeros(*labels.shape[:-2], channels, *labels.shape[-2:], dtype=torch.float32, device=labels.device)
+    return onehot.scatter_(-3, torch.where(valid, labels, 0).unsqueeze(-3), valid.unsqueeze(-3).float())
+
+
 @dataclass(frozen=True)
 class Layout:
     """A semantic layout: ``labels`` int64 ``[H, W]`` in ``label_space``, optional ``instances`` int64 ``[H, W]``.
@@ -127,11 +135,7 @@ class Layout:
 
     def one_hot(self, num_channels: int | None = None) -> torch.Tensor:
         """float32 ``[C, H, W]`` one-hot of the labels; ignored pixels are all zero."""
-        channels = num_channels or self.label_space.num_classes
-        valid = self.labels != self.label_space.ignore_index
-        onehot = torch.zeros(channels, *self.labels.shape, dtype=torch.float32)
-        onehot.scatter_(0, torch.where(valid, self.labels, 0).unsqueeze(0), valid.unsqueeze(0).float())
-        return onehot
+        return label_one_hot(self.labels, num_channels or self.label_space.num_classes, self.label_space.ignore_index)
 
 
 @dataclass(frozen=True)

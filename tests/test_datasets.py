@@ -140,6 +140,20 @@ def test_conventions() -> None:
     assert conv.apply_convention(face, conv.SDM["celebamask"])[1].tolist() == [[0, 1], [1, 2]]
 
 
+def test_convention_variants() -> None:
+    assert conv.ade_shift(torch.tensor([0, 1, 255])).tolist() == [150, 0, 255]       # ignored pixels stay ignored
+    city = Layout(torch.tensor([[26, 26, 7]]), Cityscapes.label_space, torch.tensor([[26001, 26002, 7]]))
+    ade = Layout(torch.tensor([[0, 7, 7, 150]]), ADE20K.label_space)
+    face = Layout(torch.tensor([[0, 13], [13, 18]]), CelebAMask.label_space)
+    assert conv.apply_convention(city, conv.INADE_ANY)[1].tolist() == [[1, 2, 0]]       # the layout's instances
+    assert conv.apply_convention(ade, conv.INADE_ANY)[1].tolist() == [[0, 1, 1, 2]]     # else one per class
+    for name, layout in (("cityscapes", city), ("ade20k", ade), ("celebamask", face)):
+        assert torch.equal(conv.apply_convention(layout, conv.INADE_ANY)[1],
+                           conv.apply_convention(layout, conv.INADE[name])[1])
+    with pytest.raises(ValueError, match="instances must be one of"):
+        conv.LabelConvention(instances="auto")
+
+
 def test_check_reports_planted_faults(tmp_path: Path) -> None:
     roots = {name: writer(tmp_path) for name, writer in fx.WRITERS.items()}
     problems = check_dataset("ade20k", tmp_path / "nowhere")[1]

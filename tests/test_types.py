@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from semsynth.errors import LayoutError
-from semsynth.types import LabelSpace, Layout, instance_edges
+from semsynth.types import LabelSpace, Layout, instance_edges, label_one_hot
 
 SPACE = LabelSpace("toy", ("a", "b", "c"), ((1, 2, 3), (4, 5, 6), (7, 8, 9)))
 
@@ -51,6 +51,13 @@ def test_one_hot_and_colorize_skip_ignored_pixels():
     assert onehot[:, 1, 0].sum() == 0 and onehot[2, 0, 1] == 1
     rgb = SPACE.colorize(labels)
     assert rgb.dtype == torch.uint8 and rgb[:, 0, 1].tolist() == [7, 8, 9] and rgb[:, 1, 0].tolist() == [0, 0, 0]
+
+
+def test_label_one_hot_is_batched_over_leading_dims():
+    labels = torch.tensor([[[0, 2], [255, 1]], [[1, 1], [2, 255]]])
+    batched = label_one_hot(labels, 4)
+    assert batched.shape == (2, 4, 2, 2) and batched[:, 3].sum() == 0
+    assert torch.equal(batched, torch.stack([Layout(row, SPACE).one_hot(4) for row in labels]))
 
 
 def test_eval_lut_maps_into_the_evaluation_space():

@@ -2,7 +2,7 @@
 
 The official codes differ in how they feed the same files to a network: SDM shifts ADE20K (raw 0 "other" becomes
 class 150), maps COCO-Stuff's unlabelled 255 to an extra class 182 and reads instance PNGs through PIL's ``L`` mode
-(ids above 255 clip to 255); INADE feeds ADE20K unshifted, re-numbers instance ids to 0..K-1 and, where a dataset
+(ids above 255 clip to 255); INADE feeds ADE20K unshifted, re-numbers instance ids to 0..K-1 and, where a layout
 has no instances, treats each present class as one instance. An adapter picks a ``LabelConvention`` (the presets
 ``SDM`` and ``INADE`` hold the official choices per dataset) and calls ``apply_convention`` once per layout.
 """
@@ -15,12 +15,14 @@ import torch
 
 from ..types import Layout
 
-INSTANCE_SOURCES = ("dataset", "classes", "none")
+INSTANCE_SOURCES = ("dataset", "classes", "dataset_or_classes", "none")
 
 
-def ade_shift(labels: torch.Tensor, other_index: int = 150) -> torch.Tensor:
-    """ADE20K raw labels 0..150 -> SDM's 0..150: class k becomes k-1 and raw 0 ("other") becomes ``other_index``."""
-    return torch.where(labels == 0, torch.full_like(labels, other_index), labels - 1)
+def ade_shift(labels: torch.Tensor, other_index: int = 150, ignore_index: int = 255) -> torch.Tensor:
+    """ADE20K raw labels 0..150 -> SDM's 0..150: class k becomes k-1, raw 0 ("other") becomes ``other_index`` and
+    ignored pixels stay ``ignore_index``."""
+    shifted = torch.where(labels == 0, torch.full_like(labels, other_index), labels - 1)
+    return torch.where(labels == ignore_index, labels, shifted)
 
 
 def unknown_to_index(labels: torch.Tensor, index: int, ignore_index: int = 255) -> torch.Tensor:
@@ -52,7 +54,8 @@ class LabelConvention:
 
     ``ade_shift``: SDM's ADE20K shift (``ade_shift``). ``unknown_index``: class index given to ignored pixels (None
     keeps them as the ignore index). ``instances``: ``"dataset"`` (the layout's own instance map), ``"classes"``
-    (each present class is one instance) or ``"none"``. ``clip_uint8``: SDM's PIL ``L``-mode clipping of ids.
+    (each present class is one instance), ``"dataset_or_classes"`` (the instance map where the layout has one, else
+    the classes; INADE's generic rule) or ``"none"``. ``clip_uint8``: SDM's PIL ``L``-mode clipping of ids.
     ``renumber``: INADE's re-id of instance ids to 0..K-1 (needed for its per-instance one-hot).
     """
 
@@ -70,20 +73,18 @@ class LabelConvention:
 def apply_convention(layout: Layout, convention: LabelConvention) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Labels and instance ids (int64 ``[H, W]``; instances None when the convention or the layout has none) exactly
     as the official code would feed them; edges for SPADE-style inputs are ``types.instance_edges(instances)``."""
-    labels = layout.labels
+    labels, ignore_index = layout.labels, layout.label_space.ignore_index
     if convention.ade_shift:
-        labels = ade_shift(labels)
+        labels = ade_shift(labels, ignore_index=ignore_index)
     if convention.unknown_index is not None:
-        labels = unknown_to_index(labels, convention.unknown_index, layout.label_space.ignore_index)
-    if convention.instances == "classes":
-        instances = layout.labels
-    elif convention.instances == "dataset":
-        instances = layout.instances
-    else:
-        instances = None
+        labels = unknown_to_index(labels, convention.unknown_index, ignore_index)
+    source = convention.instances
+    if source == "dataset_or_classes":
+        source = "dataset" if layout.instances is not None else "classes"
+    instances = {"dataset": layout.instances, "classes": layout.labels, "none": None}[source]
     if instances is not None and convention.clip_uint8:
         instances = clip_instances_uint8(instances)
-    if instances is not None and (convention.renumber or convention.instances == "classes"):
+    if instances is not None and (convention.renumber or source == "classes"):
         instances = renumber_instances(instances)[0]
     return labels, instances
 
@@ -104,3 +105,7 @@ INADE: dict[str, LabelConvention] = {
 }
 """INADE (make_instances.py + dataset options): ADE20K unshifted (151 channels, 0 = other), Cityscapes instanceIds
 re-numbered, one instance per class where the dataset has none. INADE released no COCO-Stuff model."""
+
+INADE_ANY = LabelConvention(instances="dataset_or_classes", renumber=True)
+"""INADE's rule on any dataset (the method's input adapter): re-numbered instance ids, one instance per class where
+the layout has no instance map; it agrees with every ``INADE`` preset."""

@@ -73,13 +73,18 @@ class Method(ABC):
 
     def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> torch.Tensor:
         """Images for several (layout, seed) pairs, uint8 ``[B, 3, H, W]``; equal to calling ``generate`` each."""
-        if len(layouts) != len(seeds):
-            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        self.check_batch(layouts, seeds)
         return torch.stack([self.generate(layout, int(seed)) for layout, seed in zip(layouts, seeds)])
 
     def generate_examples(self, examples: Sequence[Example], seeds: Sequence[int]) -> torch.Tensor:
         """What the runner calls: a method sees only the layouts (the ``real`` reference overrides this)."""
         return self.generate_batch([example.layout for example in examples], seeds)
+
+    @staticmethod
+    def check_batch(layouts: Sequence[Layout], seeds: Sequence[int]) -> None:
+        """Raise ``UserError`` unless ``generate_batch`` got one seed per layout."""
+        if len(layouts) != len(seeds):
+            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
 
     def check_layout(self, layout: Layout) -> None:
         """Raise ``LayoutError`` unless ``layout`` is a valid layout of this method's dataset and resolution."""

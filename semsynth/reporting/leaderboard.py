@@ -17,7 +17,9 @@ from ..store import atomic_write_bytes
 HEADERS = {
     "shapes": "Numbers on `shapes` are comparable only within the `shapes` track: FID features, the diversity "
               "distance and mIoU all come from the shipped `shapes` evaluator network, not from Inception, "
-              "LPIPS-AlexNet or a real-data segmenter.",
+              "LPIPS-AlexNet or a real-data segmenter. `shapes-oracle` samples the true texture process (what a "
+              "perfect generator scores); `palette` is the README's example plugin (flat class colours plus noise), "
+              "and with `ignore_layout` it is the layout-ignoring baseline.",
 }
 
 
@@ -34,6 +36,9 @@ def load_records(runs: Path, dataset: str | None = None) -> list[dict[str, Any]]
             record["_path"] = str(path)
             records.append(record)
     return records
+
+
+MAIN_METRICS = ("fid", "lpips", "miou")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -55,6 +60,7 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
             "diversity": lpips.get("value"), "diversity backbone": lpips.get("backbone", ""),
             "mIoU": miou.get("value"), "segmenter": miou.get("segmenter", ""),
             "layouts": record["n_layouts"], "K": record["samples_per_layout"],
+            **{key: metric.get("value") for key, metric in metrics.items() if key not in MAIN_METRICS},
         })
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -75,7 +81,10 @@ def markdown(dataset: str, frame: pd.DataFrame) -> str:
         lines += [HEADERS[dataset], ""]
     lines += ["`real` is the reference row (the dataset's own images): its mIoU is the segmenter's ceiling and its "
               "FID the floor (val against train). FID lower is better; diversity and mIoU higher are better.", ""]
-    columns = ["method", "protocol", "FID", "diversity", "mIoU", "mIoU / real", "FID backbone",
+    known = {"method", "protocol", "checkpoint", "settings", "created", "FID", "FID backbone", "diversity",
+             "diversity backbone", "mIoU", "segmenter", "layouts", "K", "mIoU / real"}
+    extra = sorted(column for column in frame.columns if column not in known)
+    columns = ["method", "protocol", "FID", "diversity", "mIoU", "mIoU / real", *extra, "FID backbone",
                "diversity backbone", "segmenter", "layouts", "K", "checkpoint", "settings"]
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "---|" * len(columns))
@@ -85,6 +94,8 @@ def markdown(dataset: str, frame: pd.DataFrame) -> str:
             value = row[column]
             if column in ("FID", "diversity", "mIoU"):
                 value = _fmt(value, 4 if column == "diversity" else 2)
+            elif column in extra:
+                value = _fmt(value, 4) if isinstance(value, float) else ("" if value is None else value)
             elif column == "mIoU / real":
                 value = _fmt(value, 3)
             elif column == "settings":

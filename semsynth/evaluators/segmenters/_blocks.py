@@ -1,6 +1,6 @@
-"""Building blocks shared by the CSAIL UperNet and HRNet ports: the standard ResNet residual blocks (stride on the
-3x3 conv; keys conv1/bn1/.../downsample, as both official codes name them), indexed conv-BN(-ReLU) and ImageNet
-normalisation."""
+"""Building blocks shared by the CSAIL UperNet, HRNet and DRN ports: the standard ResNet residual blocks (stride and
+dilation on the 3x3 conv; keys conv1/bn1/.../downsample, as the official codes name them), indexed conv-BN(-ReLU) and
+ImageNet normalisation."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
-    """Bias-free conv and BN (and ReLU) as an indexed ``Sequential``: keys ``.0`` conv, ``.1`` BN."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, bias=False),
+def conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1, relu: bool = True,
+            dilation: int = 1) -> nn.Sequential:
+    """Bias-free ("same"-padded, optionally dilated) conv and BN (and ReLU) as an indexed ``Sequential``: keys ``.0``
+    conv, ``.1`` BN."""
+    layers = [nn.Conv2d(in_channels, out_channels, kernel, stride, dilation * (kernel // 2), dilation, bias=False),
               nn.BatchNorm2d(out_channels)]
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
@@ -33,15 +35,15 @@ def shortcut(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequent
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers and the residual add, then ReLU."""
+    """Two (optionally dilated) 3x3 conv-BN layers and the residual add, then ReLU."""
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, planes, 3, stride, 1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, planes, 3, stride, dilation, dilation, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, dilation, dilation, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut(in_channels, planes, stride)
@@ -53,15 +55,16 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (carries the stride), 1x1 expand to 4x ``planes``; residual add, then ReLU."""
+    """1x1 reduce, 3x3 (carries the stride and the ``dilation``), 1x1 expand to 4x ``planes``; residual add, then
+    ReLU."""
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, dilation, dilation, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * 4)
@@ -76,7 +79,8 @@ class Bottleneck(nn.Module):
 
 
 def residual_stage(block: type[BasicBlock] | type[Bottleneck], in_channels: int, planes: int, blocks: int,
-                   stride: int = 1) -> nn.Sequential:
-    """``blocks`` blocks; the first one takes the stride and the projection shortcut."""
+                   stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    """``blocks`` blocks, all with ``dilation``; the first one takes the stride and the projection shortcut."""
     out = planes * block.expansion
-    return nn.Sequential(block(in_channels, planes, stride), *(block(out, planes) for _ in range(1, blocks)))
+    return nn.Sequential(block(in_channels, planes, stride, dilation),
+                         *(block(out, planes, 1, dilation) for _ in range(1, blocks)))

@@ -17,6 +17,7 @@ from torch import nn
 from ...datasets.labelspaces import CITYSCAPES_LABELS
 from ...registry import SEGMENTERS
 from ...weights import WeightSpec, register
+from ._blocks import Bottleneck, conv_bn, residual_stage
 from ._common import PortedSegmenter, check_images, evaluation_space
 
 register(WeightSpec(
@@ -33,58 +34,23 @@ MS_SCALES = (0.5, 0.75, 1.25, 1.5, 1.75)    # segment.py --ms, on top of the ori
 ARCHS = {"drn_d_105": ((1, 1, 3, 4, 23, 3, 1, 1), (16, 32, 64, 128, 256, 512, 512, 512))}
 
 
-def conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    """Conv (no bias), BN, ReLU as an indexed Sequential (state keys ``.0`` conv, ``.1`` BN)."""
-    padding = dilation * (kernel - 1) // 2
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-class Bottleneck(nn.Module):
-    """DRN bottleneck: 1x1, dilated 3x3 carrying the stride, 1x1 to 4x width; residual add, ReLU."""
-
-    expansion = 4
-
-    def __init__(self, cin: int, planes: int, stride: int = 1, dilation: int = 1) -> None:
-        super().__init__()
-        cout = planes * self.expansion
-        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, dilation, dilation=dilation, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
 def drn_d_levels(blocks: Sequence[int], channels: Sequence[int]) -> list[nn.Sequential]:
     """layer0..layer8 of a DRN-D: conv stacks at levels 0-2 and 7-8, bottleneck stages at levels 3-6."""
     strides = (1, 1, 2, 2, 2, 1, 1, 1, 1)
     dilations = (1, 1, 1, 1, 1, 2, 4, 2, 1)
-    levels = [conv_bn_relu(3, channels[0], 7)]
+    levels = [conv_bn(3, channels[0], 7)]
     cin = channels[0]
     for level in range(1, 9):
         width, count = channels[level - 1], blocks[level - 1]
         stride, dilation = strides[level], dilations[level]
         if level in (3, 4, 5, 6):
             # new_level=False at the dilated stages: every block, the first included, uses the full dilation.
-            stage = [Bottleneck(cin, width, stride, dilation)]
+            levels.append(residual_stage(Bottleneck, cin, width, count, stride, dilation))
             cin = width * Bottleneck.expansion
-            stage += [Bottleneck(cin, width, 1, dilation) for _ in range(count - 1)]
-            levels.append(nn.Sequential(*stage))
         else:
             layers: list[nn.Module] = []
             for index in range(count):
-                layers += list(conv_bn_relu(cin, width, 3, stride if index == 0 else 1, dilation))
+                layers += list(conv_bn(cin, width, 3, stride if index == 0 else 1, dilation=dilation))
                 cin = width
             levels.append(nn.Sequential(*layers))
     return levels

@@ -129,14 +129,12 @@ class INADE(Method):
              ) -> torch.Tensor:
         """One network call for layouts with their per-instance noise and input vectors -> uint8 images."""
         instances = torch.stack([layout_instances(layout) for layout in layouts])
-        edge_source = torch.stack([layout.instances if layout.instances is not None else layout.labels
-                                   for layout in layouts])
         labels = torch.stack([layout.labels for layout in layouts])
         count = int(instances.max()) + 1
         noise = torch.zeros(len(layouts), count, 2, self.net.noise_nc)
         for row, sample in enumerate(noises):
             noise[row, : sample.shape[0]] = sample
-        segmap = semantics(labels, edge_source, self.net.label_nc, self.label_space.ignore_index)
+        segmap = semantics(labels, instances, self.net.label_nc, self.label_space.ignore_index)
         with torch.no_grad():
             images = self.net(segmap.to(self.device), instance_onehot(instances, count).to(self.device),
                               noise.to(self.device), torch.stack(list(vectors)).to(self.device))
@@ -152,8 +150,7 @@ class INADE(Method):
         return self.generate_batch([layout], [seed])[0]
 
     def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> torch.Tensor:
-        if len(layouts) != len(seeds):
-            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        self.check_batch(layouts, seeds)
         for layout in layouts:
             self.check_layout(layout)
         draws = [self.draw(seed, self._count(layout)) for layout, seed in zip(layouts, seeds)]

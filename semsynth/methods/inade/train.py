@@ -59,9 +59,7 @@ def batch_inputs(examples: list[Example], label_nc: int, device: torch.device
     """Semantic map (+ edge), instance one-hot and real images in [-1, 1] of a batch."""
     layouts = [example.layout for example in examples]
     ids = torch.stack([layout_instances(layout) for layout in layouts])
-    edge_source = torch.stack([layout.instances if layout.instances is not None else layout.labels
-                               for layout in layouts])
-    segmap = semantics(torch.stack([layout.labels for layout in layouts]), edge_source, label_nc,
+    segmap = semantics(torch.stack([layout.labels for layout in layouts]), ids, label_nc,
                        layouts[0].label_space.ignore_index)
     images = torch.stack([example.image for example in examples]).float() / 127.5 - 1
     return segmap.to(device), instance_onehot(ids).to(device), images.to(device)

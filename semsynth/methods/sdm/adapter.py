@@ -1,24 +1,26 @@
 """Layout -> SDM network input, as the official loader builds it: a one-hot over the label channels (after the
-dataset's id mapping) followed, when the preset has one, by the 4-neighbour edge channel."""
+dataset's id mapping, ``datasets.conventions``) followed, when the preset has one, by the 4-neighbour edge channel."""
 
 from __future__ import annotations
 
 import torch
 
-from ...types import Layout, instance_edges
+from ...datasets.conventions import LabelConvention, apply_convention
+from ...types import Layout, instance_edges, label_one_hot
 
-EDGE_SOURCES = (None, "instances", "labels", "instances_clipped")
+# Edge source of a preset -> the instance map of its label convention.
+EDGE_SOURCES = {None: "none", "instances": "dataset", "labels": "classes", "instances_clipped": "dataset"}
 
 
-def sdm_labels(layout: Layout, label_channels: int, label_shift: int = 0, ignore_to: int | None = None) -> torch.Tensor:
-    """The official class ids: ``(label + label_shift) mod label_channels`` (ADE20K: raw 0 "other" -> 150 via
-    shift -1), ignored pixels sent to ``ignore_to`` (COCO-Stuff 255 -> 182) or left out of the one-hot (None)."""
-    labels = layout.labels
-    ignored = labels == layout.label_space.ignore_index
-    ids = torch.remainder(labels + label_shift, label_channels)
-    if ignore_to is not None:
-        return torch.where(ignored, torch.full_like(ids, ignore_to), ids)
-    return torch.where(ignored, torch.full_like(ids, -1), ids)
+def sdm_convention(edge: str | None = None, label_shift: int = 0, ignore_to: int | None = None) -> LabelConvention:
+    """The label convention of an SDM id mapping: ``label_shift`` -1 is ADE20K's shift (raw 0 "other" -> 150),
+    ``ignore_to`` the class of ignored pixels (COCO-Stuff 255 -> 182; None leaves them out of the one-hot)."""
+    if edge not in EDGE_SOURCES:
+        raise ValueError(f"unknown edge source '{edge}'; known: {tuple(EDGE_SOURCES)}")
+    if label_shift not in (0, -1):
+        raise ValueError(f"label_shift must be 0 or -1 (ADE20K's shift), got {label_shift}")
+    return LabelConvention(ade_shift=label_shift == -1, unknown_index=ignore_to, instances=EDGE_SOURCES[edge],
+                           clip_uint8=edge == "instances_clipped")
 
 
 def layout_channels(layout: Layout, label_channels: int, edge: str | None = None, label_shift: int = 0,
@@ -26,20 +28,11 @@ def layout_channels(layout: Layout, label_channels: int, edge: str | None = None
     """float32 ``[label_channels (+1), H, W]``. ``edge``: None (ADE20K), 'instances' (instance map),
     'labels' (CelebAMask-HQ uses the label map as instance map) or 'instances_clipped' (Cityscapes: ids read
     through an 8-bit conversion, so ids above 255 become 255 and touching thing instances merge)."""
-    if edge not in EDGE_SOURCES:
-        raise ValueError(f"unknown edge source '{edge}'; known: {EDGE_SOURCES}")
-    ids = sdm_labels(layout, label_channels, label_shift, ignore_to)
-    onehot = torch.zeros(label_channels, *ids.shape, dtype=torch.float32)
-    valid = ids >= 0
-    onehot.scatter_(0, ids.clamp(min=0).unsqueeze(0), valid.unsqueeze(0).float())
+    labels, instances = apply_convention(layout, sdm_convention(edge, label_shift, ignore_to))
+    onehot = label_one_hot(labels, label_channels, layout.label_space.ignore_index)
     if edge is None:
         return onehot
-    if edge == "labels":
-        edges = instance_edges(layout.labels)
-    elif edge == "instances_clipped" and layout.instances is not None:
-        edges = instance_edges(layout.instances.clamp(max=255))
-    else:
-        edges = layout.edges()
+    edges = torch.zeros(labels.shape) if instances is None else instance_edges(instances)
     return torch.cat([onehot, edges.unsqueeze(0)])
 
 

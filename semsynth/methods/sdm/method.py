@@ -129,8 +129,7 @@ class SDM(Method):
         return self.generate_batch([layout], [seed])[0]
 
     def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> torch.Tensor:
-        if len(layouts) != len(seeds):
-            raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        self.check_batch(layouts, seeds)
         return to_uint8(self._sample(self.conditions(layouts), seeds))
 
     @torch.no_grad()

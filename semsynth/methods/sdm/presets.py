@@ -69,8 +69,9 @@ PRESETS: dict[str, SDMPreset] = {
     "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, "sdm-cityscapes", sampler=_official(2.0)),
     # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + instance edges: 184 channels.
     "cocostuff": SDMPreset(183, "instances", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
+    # Guidance 4.0 was chosen on 24 val layouts (mIoU 27 / 53 / 86 / 92 / 81 at s = 1 / 2 / 3 / 4 / 6).
     "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
-                        sampler={"sampler": "dpm-solver++", "steps": 10, "guidance": 1.0, "eta": 0.0,
+                        sampler={"sampler": "dpm-solver++", "steps": 10, "guidance": 4.0, "eta": 0.0,
                                  "dtype": "float32"},
                         training=SHAPES_TRAINING),
 }

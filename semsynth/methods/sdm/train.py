@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ... import distributed
 from ...diffusion.gaussian import GaussianDiffusion
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import linear_betas
@@ -81,7 +82,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     steps, batch_size, lr, drop_rate, ema_decay, crop = (options.get(key) for key in given)
     out_dir = Path(out_dir)
     if not resume and (out_dir / "checkpoint.pt").exists():
-        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or another --out")
+        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or another --out")
     net_config = dict(preset.net_config(), **config)
     torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
@@ -93,13 +94,17 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
         out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=log_every, ckpt_every=ckpt_every,
         device=device, ema_decay=ema_decay, quiet=quiet), ema=("G",))
     data = load_dataset(dataset, root=data_root, split="train")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "train_options.json").write_text(json.dumps(
-        {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
-         "ema_decay": ema_decay, "seed": seed, "crop": crop, "init": str(init) if init else None,
-         "config": net_config}, indent=1, default=list))
+    if distributed.is_main():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "train_options.json").write_text(json.dumps(
+            {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
+             "ema_decay": ema_decay, "seed": seed, "crop": crop, "init": str(init) if init else None,
+             "config": net_config}, indent=1, default=list))
     trainer.fit(make_step(diffusion, preset, drop_rate, crop), data)
-    return export(out_dir, dataset)
+    target = out_dir / f"sdm_{dataset}.safetensors"
+    if distributed.is_main():
+        export(out_dir, dataset, target)
+    return target
 
 
 def export(out_dir: str | Path, dataset: str, target: str | Path | None = None) -> Path:
