@@ -55,6 +55,15 @@ def all_reduce_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return reduced
 
 
+def all_gather_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows (``[n_rank, ...]``, n may differ by rank) concatenated in rank order."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return rows
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, rows.cpu())
+    return torch.cat(gathered)
+
+
 def broadcast_object(value: T) -> T:
     """Rank 0's ``value`` on every rank (e.g. the run folder that rank 0 named)."""
     if not dist.is_initialized() or dist.get_world_size() == 1:

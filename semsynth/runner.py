@@ -164,6 +164,7 @@ class Run:
         context = EvalContext(dataset=self.config.dataset, split=self.split,
                               data_root=Path(self.config.data_root) if self.config.data_root else None,
                               device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
+        context.options["protocol"] = self.protocol.name
         context.options["method"] = self.method          # for metrics that drive the method (mcsd, misd)
         if self.method.name == "real":
             context.options["reference_split"] = "train"   # real val images against train: the FID floor
@@ -188,7 +189,7 @@ class Run:
                 real=torch.stack([e.image for e in examples]))
             for name, metric in metrics.items():
                 metric.update(states[name], eval_batch)
-        return {name: {**metrics[name].compute(distributed.all_reduce_state(states[name])),
+        return {name: {**metrics[name].compute(metrics[name].reduce(states[name])),
                        "protocol": self.protocol.name}
                 for name in metrics}
 

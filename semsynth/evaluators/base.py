@@ -67,6 +67,13 @@ class Metric(ABC):
         """The state of the union of two disjoint sets of samples (element-wise sum by default)."""
         return {key: a[key] + b[key] for key in a}
 
+    def reduce(self, state: State) -> State:
+        """The state over all ranks under torchrun: an all-reduce sum by default (states that are sums);
+        metrics whose state is a list of rows (KID) gather instead."""
+        from ..distributed import all_reduce_state
+
+        return all_reduce_state(state)
+
     @abstractmethod
     def compute(self, state: State) -> dict[str, Any]:
         """The metric's record: ``{"value": float, ...}`` plus what identifies how it was computed."""

@@ -67,6 +67,12 @@ class KID(FID):
     def merge(self, a: State, b: State) -> State:
         return {"features": torch.cat([a["features"], b["features"]])}
 
+    def reduce(self, state: State) -> State:
+        """Under torchrun the feature rows of all ranks are gathered (a sum would be wrong for rows)."""
+        from ..distributed import all_gather_rows
+
+        return {**state, "features": all_gather_rows(state["features"])}
+
     def compute(self, state: State) -> dict[str, Any]:
         value = kernel_distance(self.reference_feats.numpy(), state["features"].numpy(), self.seed, self.subsets,
                                 self.subset_size)
