@@ -39,8 +39,7 @@ def _positive(text: str) -> int:
 # -- bench list ------------------------------------------------------------------------------------------------
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from . import registry, weights
-    from . import protocols
+    from . import protocols, registry, weights
 
     kind = args.kind
     if kind in ("methods", "datasets", "metrics", "segmenters"):
@@ -53,11 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for spec in sorted(weights.CATALOG.values(), key=lambda s: s.name):
             print(f"{spec.name:32s} {spec.file:48s} {weights.verify(spec.name)}")
     elif kind == "protocols":
-        for protocol in protocols.PROTOCOLS.values():
-            print(f"{protocol.name}: {protocol.description}")
-            for dataset, spec in protocol.datasets.items():
-                pinned = ", ".join(f"{key}={m.metric}{m.options}" for key, m in spec.metrics.items())
-                print(f"  {dataset}: K={spec.samples_per_layout} split={spec.split} {pinned}")
+        print(protocols.describe())
     return 0
 
 
