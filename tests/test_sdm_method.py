@@ -141,3 +141,14 @@ def test_official_format_fp16_state_dict_loads(tmp_path) -> None:
     method = SDM(dataset="shapes", checkpoint=tmp_path / "ema_0.9999_000000.pt", steps=2)
     assert next(method.net.parameters()).dtype == torch.float32
     torch.testing.assert_close(method.net.state_dict(), {k: v.half().float() for k, v in net.state_dict().items()})
+
+
+def test_official_presets_follow_the_shared_label_conventions() -> None:
+    """Each official dataset preset maps labels and instances exactly as conventions.SDM documents it."""
+    from semsynth.datasets.conventions import SDM as SDM_CONVENTIONS
+    from semsynth.methods.sdm.adapter import sdm_convention
+    from semsynth.methods.sdm.presets import PRESETS
+
+    for dataset, convention in SDM_CONVENTIONS.items():
+        preset = PRESETS[dataset]
+        assert sdm_convention(preset.edge, preset.label_shift, preset.ignore_to) == convention, dataset

@@ -67,8 +67,8 @@ PRESETS: dict[str, SDMPreset] = {
     "celebamask": SDMPreset(19, "labels", OFFICIAL_256, "sdm-celebamask", sampler=_official(1.5)),
     # Cityscapes (no official script or checkpoint): 35 labelIds + edges of 8-bit-clipped instance ids, at 256x512.
     "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, "sdm-cityscapes", sampler=_official(2.0)),
-    # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + instance edges: 184 channels.
-    "cocostuff": SDMPreset(183, "instances", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
+    # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + edges of 8-bit-clipped instance ids: 184 channels.
+    "cocostuff": SDMPreset(183, "instances_clipped", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
     # Guidance 4.0 was chosen on 24 val layouts (mIoU 27 / 53 / 86 / 92 / 81 at s = 1 / 2 / 3 / 4 / 6).
     "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
                         sampler={"sampler": "dpm-solver++", "steps": 10, "guidance": 4.0, "eta": 0.0,
