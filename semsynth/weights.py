@@ -30,6 +30,7 @@ class WeightSpec:
     note: str = ""
     shipped: bool = False                      # lives in semsynth/assets (small `shapes` networks)
     aliases: tuple[str, ...] = field(default=())   # other official file names accepted for the same weights
+    package_file: str = ""                     # "package:relative/path" of a copy shipped inside another wheel
 
 
 CATALOG: dict[str, WeightSpec] = {}
@@ -81,7 +82,19 @@ def find(name: str, path: str | Path | None = None) -> Path | None:
             candidate = folder / file
             if candidate.is_file():
                 return candidate
-    return None
+    return _in_package(entry.package_file) if entry.package_file else None
+
+
+def _in_package(package_file: str) -> Path | None:
+    """The file ``relative/path`` inside the installed ``package`` (from "package:relative/path"), if present."""
+    import importlib.util
+
+    package, _, relative = package_file.partition(":")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    candidate = Path(list(found.submodule_search_locations)[0]) / relative
+    return candidate if candidate.is_file() else None
 
 
 def path(name: str, path: str | Path | None = None) -> Path:

@@ -62,3 +62,12 @@ def test_rows_list_the_evaluator_entries(tmp_path, monkeypatch):
     assert rows["alexnet-torchvision"]["path"] == str(tmp_path / "alexnet-owt-7be5be79.pth")
     assert rows["swav-r50-800ep"]["status"] == "missing"
     assert rows["clip-vit-b32"]["sha256"].startswith("40d36571")
+
+
+def test_weights_shipped_inside_another_wheel_are_found_and_verified(monkeypatch, tmp_path):
+    from semsynth import weights
+
+    monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(tmp_path))
+    found = weights.find("lpips-alex-v0.1")
+    assert found is not None and found.parts[-4:] == ("lpips", "weights", "v0.1", "alex.pth")
+    assert weights.verify("lpips-alex-v0.1") == "ok"

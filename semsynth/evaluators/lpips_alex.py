@@ -31,6 +31,8 @@ weights.register(weights.WeightSpec(
     users=("lpips",),
     note="LPIPS v0.1 linear calibration layers: shipped inside the lpips wheel (lpips/weights/v0.1/alex.pth) "
          "and used from there; a copy in the weights folders is not needed",
+    package_file="lpips:weights/v0.1/alex.pth",
+    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",   # the copy in the lpips 0.1.4 wheel
 ))
 
 
