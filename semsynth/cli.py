@@ -134,7 +134,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = {key: value for key, value in {"steps": args.steps, "batch_size": args.batch_size}.items()
                if value is not None}
     result = module.train(dataset=args.dataset, out_dir=Path(args.out or f"runs/train-{args.method}-{args.dataset}"),
-                          data_root=args.data_root, device=args.device, **options, **_key_values(args.set))
+                          data_root=args.data_root, device=args.device, quiet=args.quiet, **options,
+                          **_key_values(args.set))
     print(f"trained: {result}")
     return 0
 

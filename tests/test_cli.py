@@ -1,5 +1,7 @@
 """`bench` sub-commands other than run (run is covered by test_runner.py)."""
 
+import json
+
 import pytest
 
 from semsynth.cli import main
@@ -50,3 +52,14 @@ def test_train_segnet_command_writes_loadable_weights(tmp_path):
     import torch
 
     assert seg.predict(torch.zeros(1, 3, 64, 64, dtype=torch.uint8)).shape == (1, 64, 64)
+
+
+@pytest.mark.parametrize("method", ["sdm", "inade"])
+def test_train_method_command_runs_resumes_and_exports(tmp_path, method, capsys):
+    out = tmp_path / method
+    args = ["train", "--method", method, "--dataset", "shapes", "--batch-size", "2", "--out", str(out), "--quiet"]
+    assert main([*args, "--steps", "1"]) == 0
+    assert main([*args, "--steps", "2"]) == 0            # resumes from step 1
+    log = (out / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log][-1] == 2
+    assert list(out.glob("*.safetensors")) and "trained:" in capsys.readouterr().out
