@@ -166,8 +166,8 @@ class Run:
                               device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
         context.options["protocol"] = self.protocol.name
         context.options["method"] = self.method          # for metrics that drive the method (mcsd, misd)
-        if self.method.name == "real":
-            context.options["reference_split"] = "train"   # real val images against train: the FID floor
+        if self.method.fid_reference_split:
+            context.options["reference_split"] = self.method.fid_reference_split
         metrics: dict[str, Metric] = {}
         for name, spec in self.metric_specs.items():
             metric = load_metric(spec.metric, **spec.options)

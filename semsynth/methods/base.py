@@ -38,6 +38,8 @@ class Method(ABC):
     name: ClassVar[str] = ""
     stochastic: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {}
+    # A reference row that returns the split's own images sets another FID reference split (val vs val is 0).
+    fid_reference_split: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -19,6 +19,7 @@ class RealImages(Method):
 
     name = "real"
     stochastic = False
+    fid_reference_split = "train"   # real val images against train: the FID floor
 
     def generate(self, layout: Layout, seed: int) -> torch.Tensor:
         raise UserError("the 'real' reference needs the dataset's examples, not bare layouts: use it through "
