@@ -41,10 +41,20 @@ def load_metric(name: str, **options: Any):
 
 
 def load_segmenter(name: str, dataset: str | None = None, checkpoint: str | Path | None = None,
-                   pretrained: bool = True, device: str = "cpu", **options: Any):
-    """A segmenter for mIoU; ``pretrained=False`` builds the same network with random weights."""
+                   pretrained: bool = True, device: str = "cpu", backend: str = "native", **options: Any):
+    """A segmenter for mIoU; ``pretrained=False`` builds the same network with random weights. ``backend="mmseg"``
+    runs the same release through mmsegmentation itself (optional extra ``mmseg``), for cross-checks."""
     from .registry import SEGMENTERS, lookup
 
+    if backend == "mmseg":
+        from .evaluators.segmenters.mmseg_backend import MMSegSegmenter
+
+        return MMSegSegmenter(name, dataset=dataset, checkpoint=checkpoint, pretrained=pretrained, device=device,
+                              **options)
+    if backend != "native":
+        from .errors import UserError
+
+        raise UserError(f"unknown segmenter backend '{backend}'; use 'native' or 'mmseg'")
     return lookup(SEGMENTERS, name)(dataset=dataset, checkpoint=checkpoint, pretrained=pretrained, device=device,
                                     **options)
 

@@ -63,8 +63,11 @@ def _summary(kind: str, cls: Any) -> str:
         h, w = cls.resolution
         return f"{cls.label_space.num_classes} classes, {h}x{w}, splits {'/'.join(cls.splits)}"
     if kind == "segmenters":
+        from .evaluators.segmenters.mmseg_backend import datasets_of
+
         files = ", ".join(f"{d}: {w}" for d, w in cls.weights.items())
-        return f"datasets {', '.join(cls.datasets)}; input {cls.input_size}; weights {files}"
+        mmseg = f"; mmseg backend: {', '.join(datasets_of(cls.name))}" if datasets_of(cls.name) else ""
+        return f"datasets {', '.join(cls.datasets)}; input {cls.input_size}; weights {files}{mmseg}"
     return doc
 
 
@@ -97,13 +100,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         method=args.method, dataset=args.dataset, data_root=args.data_root, checkpoint=args.checkpoint,
         split=args.split, limit=args.limit, samples_per_layout=args.samples_per_layout,
         metrics=args.metrics.split(",") if args.metrics else None, segmenter=args.segmenter,
-        protocol=args.protocol, settings=_settings(args), batch_size=args.batch_size, device=args.device,
-        out=args.out, quiet=args.quiet)
+        segmenter_backend=args.segmenter_backend, protocol=args.protocol, settings=_settings(args),
+        batch_size=args.batch_size, device=args.device, out=args.out, quiet=args.quiet)
     run_dir, record = run(config, resume=args.resume)
     for name, metric in record["metrics"].items():
         value = metric.get("value")
         shown = f"{value:.4f}" if isinstance(value, float) else value
         via = metric.get("backbone") or metric.get("segmenter") or ""
+        via += f" via {metric['backend']}" if metric.get("backend") else ""
         print(f"{name:10s} {shown}  ({via}, {metric['protocol']})")
     print(f"record: {run_dir / 'result.json'}")
     return 0
@@ -219,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples-per-layout", type=_positive)
     p.add_argument("--metrics", help="comma-separated metric keys of the protocol (default: all)")
     p.add_argument("--segmenter", help="segmenter for mIoU instead of the protocol's")
+    p.add_argument("--segmenter-backend", choices=["native", "mmseg"], default="native",
+                   help="run the mIoU segmenters through mmsegmentation itself (cross-check; needs the mmseg extra)")
     p.add_argument("--protocol", default="semsynth-v1")
     p.add_argument("--sampler")
     p.add_argument("--steps", type=_positive)

@@ -50,6 +50,7 @@ class RunConfig:
     samples_per_layout: int | None = None
     metrics: list[str] | None = None
     segmenter: str | None = None
+    segmenter_backend: str = "native"
     protocol: str = "semsynth-v1"
     settings: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 16
@@ -58,8 +59,11 @@ class RunConfig:
     quiet: bool = False
 
     def identity(self) -> dict[str, Any]:
-        """The fields that determine the samples and metrics (a resumed run must match them)."""
+        """The fields that determine the samples and metrics (a resumed run must match them). The segmenter backend
+        counts only when it is not the default, so runs recorded before the option resume unchanged."""
         skip = {"batch_size", "device", "out", "quiet", "data_root"}
+        if self.segmenter_backend == "native":
+            skip.add("segmenter_backend")
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
@@ -81,7 +85,7 @@ def _run_dir(config: RunConfig, resume: str | None) -> Path:
         previous = json.loads(saved.read_text())
         mine = json.loads(json.dumps(config.identity()))
         if previous["identity"] != mine:
-            diff = sorted(k for k in mine if previous["identity"].get(k) != mine[k])
+            diff = sorted(k for k in {*mine, *previous["identity"]} if previous["identity"].get(k) != mine.get(k))
             raise UserError(f"--resume {run_dir}: the run was started with other settings ({', '.join(diff)}); "
                             f"repeat the original command with --resume, or start a new run")
         return run_dir
@@ -132,7 +136,30 @@ class Run:
             chosen = {name: (protocol_table.MetricSpec(spec.metric, {**spec.options,
                                                                      "segmenter": self.config.segmenter})
                              if name == "miou" else spec) for name, spec in chosen.items()}
+        if self.config.segmenter_backend != "native":
+            chosen = self._with_backend(chosen)
         return chosen
+
+    def _with_backend(self, chosen: dict[str, protocol_table.MetricSpec]) -> dict[str, protocol_table.MetricSpec]:
+        """Every mIoU metric through the chosen segmenter backend, checked before anything is generated."""
+        backend = self.config.segmenter_backend
+        if backend != "mmseg":
+            raise UserError(f"unknown segmenter backend '{backend}'; use 'native' or 'mmseg'")
+        mious = [name for name, spec in chosen.items() if spec.metric == "miou"]
+        if not mious:
+            raise UserError("--segmenter-backend mmseg changes how mIoU is computed, and this run computes no mIoU; "
+                            "add miou to --metrics")
+        from .evaluators.segmenters import mmseg_backend
+
+        for name in mious:
+            segmenter = chosen[name].options.get("segmenter", "")
+            try:
+                mmseg_backend.release(segmenter, self.config.dataset)
+            except UserError as error:
+                raise UserError(f"metric '{name}': {error}; leave it out with --metrics") from None
+            mmseg_backend.check(segmenter, self.config.dataset)
+        return {name: protocol_table.MetricSpec(spec.metric, {**spec.options, "backend": backend})
+                if name in mious else spec for name, spec in chosen.items()}
 
     # -- generation ------------------------------------------------------------------------------------------
 

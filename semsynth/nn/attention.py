@@ -16,7 +16,7 @@ class AttentionBlock(nn.Module):
     ``QKVAttentionLegacy``); False splits q, k, v first (``QKVAttention``). Softmax scale ``1/sqrt(ch)``."""
 
     def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1,
-                 legacy_order: bool = True) -> None:
+                 legacy_order: bool = True, groups: int = 32) -> None:
         super().__init__()
         if num_head_channels == -1:
             self.num_heads = num_heads
@@ -25,7 +25,7 @@ class AttentionBlock(nn.Module):
                 raise ValueError(f"channels {channels} not divisible by num_head_channels {num_head_channels}")
             self.num_heads = channels // num_head_channels
         self.legacy_order = legacy_order
-        self.norm = normalization(channels)
+        self.norm = normalization(channels, groups)
         self.qkv = nn.Conv1d(channels, channels * 3, 1)
         self.proj_out = nn.Conv1d(channels, channels, 1)
 

@@ -13,9 +13,10 @@ class SPADEGroupNorm(nn.Module):
     Keys ``mlp_shared.0`` (3x3 conv to ``hidden`` + ReLU), ``mlp_gamma``, ``mlp_beta`` (3x3 convs); the official
     hidden width is 128. The norm runs in the input dtype, as in the official code."""
 
-    def __init__(self, norm_channels: int, label_channels: int, hidden: int = 128, eps: float = 1e-5) -> None:
+    def __init__(self, norm_channels: int, label_channels: int, hidden: int = 128, eps: float = 1e-5,
+                 groups: int = 32) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(32, norm_channels, affine=False, eps=eps)
+        self.norm = nn.GroupNorm(groups, norm_channels, affine=False, eps=eps)
         self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
         self.mlp_gamma = nn.Conv2d(hidden, norm_channels, 3, padding=1)
         self.mlp_beta = nn.Conv2d(hidden, norm_channels, 3, padding=1)

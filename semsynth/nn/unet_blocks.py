@@ -37,8 +37,9 @@ class GroupNorm32(nn.GroupNorm):
         return super().forward(x.to(compute_dtype(x.dtype))).to(x.dtype)
 
 
-def normalization(channels: int) -> GroupNorm32:
-    return GroupNorm32(32, channels)
+def normalization(channels: int, groups: int = 32) -> GroupNorm32:
+    """The official ``normalization``: 32 groups (``groups`` exists for tiny configs, see ``SDMUNet``)."""
+    return GroupNorm32(groups, channels)
 
 
 class TimestepBlock(nn.Module):
@@ -83,17 +84,17 @@ class ResBlock(TimestepBlock):
 
     def __init__(self, channels: int, emb_channels: int, dropout: float = 0.0, out_channels: int | None = None,
                  use_conv: bool = False, use_scale_shift_norm: bool = True, up: bool = False,
-                 down: bool = False) -> None:
+                 down: bool = False, groups: int = 32) -> None:
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(normalization(channels), nn.SiLU(),
+        self.in_layers = nn.Sequential(normalization(channels, groups), nn.SiLU(),
                                        nn.Conv2d(channels, out_channels, 3, padding=1))
         self.updown = up or down
         self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
                                                              else out_channels))
-        self.out_layers = nn.Sequential(normalization(out_channels), nn.SiLU(), nn.Dropout(dropout),
+        self.out_layers = nn.Sequential(normalization(out_channels, groups), nn.SiLU(), nn.Dropout(dropout),
                                         nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.skip_connection = _skip(channels, out_channels, use_conv)
 
@@ -119,17 +120,17 @@ class SDMResBlock(TimestepBlock):
 
     def __init__(self, channels: int, emb_channels: int, cond_channels: int, dropout: float = 0.0,
                  out_channels: int | None = None, use_conv: bool = False, use_scale_shift_norm: bool = True,
-                 up: bool = False, down: bool = False, spade_hidden: int = 128) -> None:
+                 up: bool = False, down: bool = False, spade_hidden: int = 128, groups: int = 32) -> None:
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_norm = SPADEGroupNorm(channels, cond_channels, spade_hidden)
+        self.in_norm = SPADEGroupNorm(channels, cond_channels, spade_hidden, groups=groups)
         self.in_layers = nn.Sequential(nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
         self.updown = up or down
         self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
                                                              else out_channels))
-        self.out_norm = SPADEGroupNorm(out_channels, cond_channels, spade_hidden)
+        self.out_norm = SPADEGroupNorm(out_channels, cond_channels, spade_hidden, groups=groups)
         self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout),
                                         nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.skip_connection = _skip(channels, out_channels, use_conv)

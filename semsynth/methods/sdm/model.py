@@ -21,14 +21,16 @@ _IGNORED_OFFICIAL_ARGS = ("image_size", "use_checkpoint", "use_fp16")
 class SDMUNet(nn.Module):
     """``forward(x_t, timesteps, y)`` -> ``[B, out_channels, H, W]`` (eps, then the variance value v when
     ``out_channels == 6``). ``num_classes`` is the number of layout channels (label classes + edge channel);
-    ``attention_resolutions`` are downsample factors; ``spade_hidden`` is SPADE's hidden width (official 128)."""
+    ``attention_resolutions`` are downsample factors; ``spade_hidden`` is SPADE's hidden width (official 128).
+    ``norm_groups`` is the GroupNorm group count, 32 in every official model; tiny configs use fewer, because with
+    32 channels 32 groups normalise each channel alone and erase the image's mean colour at every block."""
 
     def __init__(self, in_channels: int = 3, model_channels: int = 256, out_channels: int = 6,
                  num_res_blocks: int = 2, attention_resolutions: Sequence[int] = (8, 16, 32), dropout: float = 0.0,
                  channel_mult: Sequence[int] = (1, 1, 2, 2, 4, 4), conv_resample: bool = True, num_classes: int = 151,
                  num_heads: int = 1, num_head_channels: int = 64, num_heads_upsample: int = -1,
                  use_scale_shift_norm: bool = True, resblock_updown: bool = True, use_new_attention_order: bool = False,
-                 spade_hidden: int = 128) -> None:
+                 spade_hidden: int = 128, norm_groups: int = 32) -> None:
         super().__init__()
         self.config = dict(in_channels=in_channels, model_channels=model_channels, out_channels=out_channels,
                            num_res_blocks=num_res_blocks, attention_resolutions=list(attention_resolutions),
@@ -36,16 +38,18 @@ class SDMUNet(nn.Module):
                            num_classes=num_classes, num_heads=num_heads, num_head_channels=num_head_channels,
                            num_heads_upsample=num_heads_upsample, use_scale_shift_norm=use_scale_shift_norm,
                            resblock_updown=resblock_updown, use_new_attention_order=use_new_attention_order,
-                           spade_hidden=spade_hidden)
+                           spade_hidden=spade_hidden, norm_groups=norm_groups)
         num_heads_upsample = num_heads if num_heads_upsample == -1 else num_heads_upsample
         self.model_channels, self.num_classes, self.out_channels = model_channels, num_classes, out_channels
         emb_dim = model_channels * 4
         self.time_embed = nn.Sequential(nn.Linear(model_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
 
         def attention(channels: int, heads: int) -> AttentionBlock:
-            return AttentionBlock(channels, heads, num_head_channels, legacy_order=not use_new_attention_order)
+            return AttentionBlock(channels, heads, num_head_channels, legacy_order=not use_new_attention_order,
+                                  groups=norm_groups)
 
-        block = dict(emb_channels=emb_dim, dropout=dropout, use_scale_shift_norm=use_scale_shift_norm)
+        block = dict(emb_channels=emb_dim, dropout=dropout, use_scale_shift_norm=use_scale_shift_norm,
+                     groups=norm_groups)
         spade = dict(block, cond_channels=num_classes, spade_hidden=spade_hidden)
         ch = int(channel_mult[0] * model_channels)
         self.input_blocks = nn.ModuleList([EmbedSequential(nn.Conv2d(in_channels, ch, 3, padding=1))])
@@ -78,8 +82,8 @@ class SDMUNet(nn.Module):
                                   else Resample(ch, up=True, use_conv=conv_resample))
                     ds //= 2
                 self.output_blocks.append(EmbedSequential(*layers))
-        self.out = nn.Sequential(normalization(ch), nn.SiLU(), nn.Conv2d(int(channel_mult[0] * model_channels),
-                                                                         out_channels, 3, padding=1))
+        self.out = nn.Sequential(normalization(ch, norm_groups), nn.SiLU(),
+                                 nn.Conv2d(int(channel_mult[0] * model_channels), out_channels, 3, padding=1))
         for conv in self._zero_init_convs():
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
