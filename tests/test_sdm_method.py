@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -69,6 +72,26 @@ def test_train_resumes_and_exports_fp16_weights_that_load(tmp_path, layouts: lis
     assert image.shape == (3, 64, 64)
     with pytest.raises(UserError, match="resume"):
         train("shapes", tmp_path, steps=3, resume=False, **options)
+
+
+def test_torchrun_two_rank_training_writes_one_log_and_checkpoint(tmp_path, layouts: list[Layout]) -> None:
+    """``bench train`` under torchrun (gloo on the CPU): rank 0 alone logs and checkpoints, resumes, and exports."""
+    tiny = [f"--set={key}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+            for key, v in TINY.items() if key != "num_classes"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541",
+               "-m", "semsynth", "train", "--method", "sdm", "--dataset", "shapes", "--batch-size", "1",
+               "--set", "crop=32", "--set", "log_every=1", *tiny, "--out", str(tmp_path), "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for steps in (1, 2):   # the second run resumes at step 1
+        result = subprocess.run([*command, "--steps", str(steps)], capture_output=True, text=True, env=env,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2]
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert checkpoint["step"] == 2
+    image = SDM(dataset="shapes", checkpoint=tmp_path / "sdm_shapes.safetensors", steps=2).generate(layouts[0], 0)
+    assert image.shape == (3, 64, 64)
 
 
 def test_bad_settings_and_missing_weights(tmp_path) -> None:
