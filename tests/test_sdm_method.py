@@ -53,6 +53,16 @@ def test_guidance_changes_samples(layouts: list[Layout]) -> None:
     assert not torch.equal(plain, guided)
 
 
+@pytest.mark.parametrize("dtype,tolerance", [("bfloat16", 2.0), ("float16", 0.3)])
+def test_half_precision_network_follows_float32(layouts: list[Layout], dtype: str, tolerance: float) -> None:
+    """The network cast whole to bf16/fp16 (norms computed in float32) gives nearly the float32 samples."""
+    settings = dict(steps=3, guidance=2.0)
+    reference = SDM.from_net(tiny_net(), "shapes", **settings).generate(layouts[0], 0).float()
+    half = SDM.from_net(tiny_net(), "shapes", dtype=dtype, **settings)
+    assert next(half.net.parameters()).dtype == getattr(torch, dtype)
+    assert (half.generate(layouts[0], 0).float() - reference).abs().mean() < tolerance
+
+
 def test_save_and_load_round_trip(tmp_path, layouts: list[Layout]) -> None:
     method = SDM.from_net(tiny_net(), "shapes", steps=2)
     method.save(tmp_path / "sdm.safetensors")

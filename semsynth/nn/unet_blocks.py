@@ -31,10 +31,14 @@ def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10
 
 
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm computed in at least float32 and returned in the input dtype (guided-diffusion ``normalization``)."""
+    """GroupNorm computed in at least float32 and returned in the input dtype (guided-diffusion ``normalization``).
+    The affine parameters are upcast too: a network cast whole to bf16/fp16 keeps float32 norms, as the official
+    ``convert_to_fp16`` (which leaves norms in float32) does."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.to(compute_dtype(x.dtype))).to(x.dtype)
+        dtype = compute_dtype(x.dtype)
+        weight, bias = (None if p is None else p.to(dtype) for p in (self.weight, self.bias))
+        return F.group_norm(x.to(dtype), self.num_groups, weight, bias, self.eps).to(x.dtype)
 
 
 def normalization(channels: int, groups: int = 32) -> GroupNorm32:
