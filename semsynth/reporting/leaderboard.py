@@ -45,6 +45,13 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else f"{value:.{digits}f}"
 
 
+def segmenter_label(miou: dict[str, Any]) -> str:
+    """The segmenter column: its name, plus the backend when it is not the native port (mmseg cross-check runs are
+    ranked and normalised against their own ``real`` row)."""
+    name = miou.get("segmenter", "")
+    return f"{name} ({miou['backend']})" if miou.get("backend") else name
+
+
 def table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (method, protocol, checkpoint, settings), newest record first chosen."""
     rows = []
@@ -58,15 +65,15 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
             "created": record["created"],
             "FID": fid.get("value"), "FID backbone": fid.get("backbone", ""),
             "diversity": lpips.get("value"), "diversity backbone": lpips.get("backbone", ""),
-            "mIoU": miou.get("value"), "segmenter": miou.get("segmenter", ""),
+            "mIoU": miou.get("value"), "segmenter": segmenter_label(miou),
             "layouts": record["n_layouts"], "K": record["samples_per_layout"],
             **{key: metric.get("value") for key, metric in metrics.items() if key not in MAIN_METRICS},
         })
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    frame = frame.sort_values("created").drop_duplicates(["method", "protocol", "checkpoint", "settings"],
-                                                          keep="last")
+    frame = frame.sort_values("created").drop_duplicates(["method", "protocol", "checkpoint", "settings",
+                                                          "segmenter"], keep="last")
     ceilings = frame[frame["method"] == "real"].set_index(["protocol", "segmenter"])["mIoU"]
     frame["mIoU / real"] = [
         row.mIoU / ceilings[(row.protocol, row.segmenter)]
