@@ -84,6 +84,16 @@ def test_train_resumes_and_exports_fp16_weights_that_load(tmp_path, layouts: lis
         train("shapes", tmp_path, steps=3, resume=False, **options)
 
 
+def test_training_options_override_the_preset_and_none_means_whole_images(tmp_path) -> None:
+    with pytest.raises(UserError, match="unknown sdm training option.*learning_rate"):
+        train("shapes", tmp_path / "bad", steps=1, learning_rate=1.0)
+    tiny = {k: v for k, v in TINY.items() if k != "num_classes"}
+    train("shapes", tmp_path, steps=1, batch_size=1, crop=None, quiet=True, **tiny)
+    saved = json.loads((tmp_path / "train_options.json").read_text())
+    assert saved["crop"] is None and saved["batch_size"] == 1 and saved["lr"] == PRESETS["shapes"].training["lr"]
+    assert saved["config"]["norm_groups"] == 8 and saved["config"]["spade_hidden"] == 8
+
+
 def test_torchrun_two_rank_training_writes_one_log_and_checkpoint(tmp_path, layouts: list[Layout]) -> None:
     """``bench train`` under torchrun (gloo on the CPU): rank 0 alone logs and checkpoints, resumes, and exports."""
     tiny = [f"--set={key}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
@@ -164,6 +174,7 @@ def test_shipped_shapes_checkpoint_loads_and_matches_the_catalog(layouts: list[L
     assert weights.verify("sdm-shapes") == "ok"
     method = load_method("sdm", dataset="shapes", steps=2)
     assert method.checkpoint.name == "sdm_shapes.safetensors" and method.net.config["spade_hidden"] == 16
+    assert method.net.config["norm_groups"] == 8 and method.settings["guidance"] == 1.5
     image = method.generate(layouts[0], seed=0)
     assert image.shape == (3, 64, 64) and image.dtype == torch.uint8
 

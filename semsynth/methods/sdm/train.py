@@ -3,6 +3,7 @@ classifier-free stage drops the whole layout input (one-hot and edge) with proba
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -63,27 +64,33 @@ def make_step(diffusion: GaussianDiffusion, preset: SDMPreset, drop_rate: float,
     return step_fn
 
 
-def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, steps: int | None = None,
-          batch_size: int | None = None, device: str = "cpu", resume: bool = True, lr: float | None = None,
-          drop_rate: float | None = None, ema_decay: float | None = None, crop: int | None = None,
+TRAINING_OPTIONS = ("steps", "batch_size", "lr", "drop_rate", "ema_decay", "crop")
+
+
+def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, device: str = "cpu", resume: bool = True,
           init: str | Path | None = None, seed: int = 0, log_every: int = 50, ckpt_every: int = 250,
-          quiet: bool = False, **config: Any) -> Path:
+          quiet: bool = False, **options: Any) -> Path:
     """Train SDM on ``dataset`` and write the EMA weights to ``out_dir/sdm_<dataset>.safetensors`` (fp16).
 
-    Options left None take the preset's training values (paper: stage 1 lr 1e-4, ``drop_rate=0``, EMA 0.9999;
-    the classifier-free stage: ``init=<stage-1 weights>``, ``drop_rate=0.2``, lr 2e-5). ``crop`` trains on random
-    square crops. ``config`` overrides the preset's network arguments. Resumes from ``out_dir``; ``export``
-    writes the weights of an interrupted run."""
+    ``options`` override the preset: the training settings ``steps``, ``batch_size``, ``lr``, ``drop_rate``,
+    ``ema_decay`` and ``crop`` (random square crops; None trains on whole images), and any network argument of
+    ``SDMUNet``. Paper recipe: stage 1 lr 1e-4, ``drop_rate=0``, EMA 0.9999; the classifier-free stage
+    ``init=<stage-1 weights>``, ``drop_rate=0.2``, lr 2e-5. Resumes from ``out_dir``; ``export`` writes the weights
+    of an interrupted run."""
     from ... import load_dataset
 
     preset = preset_for(dataset)
-    given = dict(steps=steps, batch_size=batch_size, lr=lr, drop_rate=drop_rate, ema_decay=ema_decay, crop=crop)
-    options = {**preset.training, **{key: value for key, value in given.items() if value is not None}}
-    steps, batch_size, lr, drop_rate, ema_decay, crop = (options.get(key) for key in given)
+    chosen = {key: options.pop(key) for key in TRAINING_OPTIONS if key in options}
+    settings = {**preset.training, **chosen}
+    steps, batch_size, lr, drop_rate, ema_decay, crop = (settings[key] for key in TRAINING_OPTIONS)
+    unknown = sorted(set(options) - set(inspect.signature(SDMUNet).parameters))
+    if unknown:
+        raise UserError(f"unknown sdm training option(s) {', '.join(unknown)}; use {', '.join(TRAINING_OPTIONS)}, "
+                        f"init, seed, log_every, ckpt_every or an SDMUNet argument")
     out_dir = Path(out_dir)
     if not resume and (out_dir / "checkpoint.pt").exists():
         raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or another --out")
-    net_config = dict(preset.net_config(), **config)
+    net_config = dict(preset.net_config(), **options)
     torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
     if init is not None:
