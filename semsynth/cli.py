@@ -74,7 +74,8 @@ def _summary(kind: str, cls: Any) -> str:
 # -- bench run -------------------------------------------------------------------------------------------------
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings = {"sampler": getattr(args, "sampler", None), "steps": args.steps, "guidance": getattr(args, "guidance", None)}
+    settings = {"sampler": getattr(args, "sampler", None), "steps": args.steps,
+                "guidance": getattr(args, "guidance", None)}
     settings.update(_key_values(args.set))
     return {key: value for key, value in settings.items() if value is not None}
 
@@ -208,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("list", parents=[common], help="list methods, datasets, metrics, segmenters, weights or protocols")
+    p = sub.add_parser("list", parents=[common],
+                       help="list methods, datasets, metrics, segmenters, weights or protocols")
     p.add_argument("kind", nargs="?", default="methods",
                    choices=["methods", "datasets", "metrics", "segmenters", "weights", "protocols"])
     p.set_defaults(func=cmd_list)

@@ -41,7 +41,8 @@ class GoldenCase:
 
 def load_case(name: str) -> GoldenCase:
     folder = GOLDEN / name
-    return GoldenCase(name, json.loads((folder / "case.json").read_text()), load_file(str(folder / "tensors.safetensors")))
+    return GoldenCase(name, json.loads((folder / "case.json").read_text()),
+                      load_file(str(folder / "tensors.safetensors")))
 
 
 def _dtype(name: str) -> torch.dtype:

@@ -36,7 +36,7 @@ def test_list_kinds(capsys):
 
 def test_weights_list_verifies_the_shipped_network(capsys):
     assert main(["weights", "list"]) == 0
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("shapes-segnet ")][0]
+    line = [row for row in capsys.readouterr().out.splitlines() if row.startswith("shapes-segnet ")][0]
     assert " ok " in line
     assert main(["weights", "path", "shapes-segnet"]) == 0
     assert capsys.readouterr().out.strip().endswith("shapes_segnet.safetensors")

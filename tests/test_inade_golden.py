@@ -54,7 +54,8 @@ def test_generator_random_and_remapped_modes(dtype, rtol):
         assert_golden(net(segmap, onehot, noise, noise_ins, trace=trace).double(), tensors["outputs.fake_random"], rtol)
         for name, value in trace.items():
             assert_golden(value.mean(dim=(2, 3)).double(), tensors[f"debug.{name}.chanmean"], rtol)
-        remapped = remap_noise(noise, *(tensors[f"inputs.{k}"].to(dtype) for k in ("z_s_mu", "z_s_std", "z_b_mu", "z_b_std")))
+        moments = (tensors[f"inputs.{k}"].to(dtype) for k in ("z_s_mu", "z_s_std", "z_b_mu", "z_b_std"))
+        remapped = remap_noise(noise, *moments)
         assert_golden(remapped.double(), tensors["outputs.remapped_noise"], rtol)
         assert_golden(net(segmap, onehot, remapped, noise_ins).double(), tensors["outputs.fake_vae"], rtol)
     assert net.output_size == tuple(tensors["outputs.fake_random"].shape[-2:])

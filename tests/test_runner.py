@@ -95,7 +95,8 @@ def test_resume_refuses_other_settings(tmp_path):
     assert result.returncode == 2 and "other settings (limit)" in result.stderr and out
 
 
-@pytest.mark.parametrize("flag, metric, worse", [("ignore_layout=true", "miou", 40.0), ("ignore_seed=true", "lpips", None)])
+@pytest.mark.parametrize("flag, metric, worse", [("ignore_layout=true", "miou", 40.0),
+                                                 ("ignore_seed=true", "lpips", None)])
 def test_shapes_discriminates_degenerate_generators(tmp_path, flag, metric, worse):
     common = ["run", "--method", "palette", "--limit", "24", "--samples-per-layout", "3", "--metrics", metric,
               "--quiet"]

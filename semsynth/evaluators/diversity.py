@@ -3,8 +3,9 @@
 ``all-pairs`` (SDM): for each layout the mean over all K(K-1)/2 unordered pairs of its K samples, then the mean over
 layouts. ``random-groups`` (INADE): the K samples of each layout form K groups (sample k of every layout is group
 k); ``pairs`` random pairs of distinct groups are drawn with ``seed``; each pair scores the mean distance over
-layouts, and the value is the mean of those scores, i.e. per layout the mean over the drawn pairs. The distance is a ``PairDistance`` backbone (LPIPS-AlexNet on real datasets, the
-``shapes`` network's per-layer features on ``shapes``). The state holds two float64 sums, whatever the count."""
+layouts, and the value is the mean of those scores, i.e. per layout the mean over the drawn pairs. The distance
+is a ``PairDistance`` backbone (LPIPS-AlexNet on real datasets, the ``shapes`` network's per-layer features on
+``shapes``). The state holds two float64 sums, whatever the count."""
 
 from __future__ import annotations
 

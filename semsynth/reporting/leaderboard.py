@@ -32,7 +32,9 @@ def load_records(runs: Path, dataset: str | None = None) -> list[dict[str, Any]]
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(record, dict) and record.get("schema") == 1 and (dataset is None or record.get("dataset") == dataset):
+        if not isinstance(record, dict) or record.get("schema") != 1:
+            continue
+        if dataset is None or record.get("dataset") == dataset:
             record["_path"] = str(path)
             records.append(record)
     return records

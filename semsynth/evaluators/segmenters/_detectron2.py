@@ -141,7 +141,8 @@ def read_detectron2_pickle(file: str | Path) -> dict[str, torch.Tensor]:
         with open(file, "rb") as handle:
             data = _ArrayUnpickler(handle, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-        raise UserError(f"cannot read detectron2 checkpoint {file}: {error}; pass the official model_final_*.pkl") from error
+        raise UserError(f"cannot read detectron2 checkpoint {file}: {error}; "
+                        "pass the official model_final_*.pkl") from error
     if isinstance(data, Mapping) and isinstance(data.get("model"), Mapping):
         data = data["model"]
     if not isinstance(data, Mapping):

@@ -73,7 +73,8 @@ PRESETS: dict[str, SDMPreset] = {
     # Cityscapes (no official script or checkpoint): 35 labelIds + edges of 8-bit-clipped instance ids, at 256x512.
     "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, "sdm-cityscapes", sampler=_official(2.0)),
     # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + edges of 8-bit-clipped instance ids: 184 channels.
-    "cocostuff": SDMPreset(183, "instances_clipped", OFFICIAL_256, "sdm-cocostuff", ignore_to=182, sampler=_official(1.5)),
+    "cocostuff": SDMPreset(183, "instances_clipped", OFFICIAL_256, "sdm-cocostuff", ignore_to=182,
+                           sampler=_official(1.5)),
     # Guidance 1.5 was chosen on the first 100 val layouts x 2 samples (FID / diversity / mIoU: 0.77 / 0.76 / 97.5
     # at s = 1, 0.60 / 0.55 / 99.7 at s = 1.5, 0.62 / 0.47 / 99.9 at s = 2; the oracle: 0.43 / 0.75 / 99.7).
     "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
