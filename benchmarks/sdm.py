@@ -75,15 +75,15 @@ def ade20k(compile_net: bool) -> None:
     gpu_pipeline(net, compile_net)
 
 
-def gpu_pipeline(net, compile_net: bool, batch: int = 8) -> None:
-    """Images/s of the official pipeline (fp32, ddpm 1000 steps, s=1.5) and of the fast settings on the GPU."""
+def gpu_pipeline(net, compile_net: bool, batch: int = 8, device: str = "cuda", size: int = 256) -> None:
+    """Images/s of the official pipeline (fp32, ddpm 1000 steps, s=1.5) and of the fast settings on the GPU
+    (``device``/``size`` let a small network run the same code on the CPU as a smoke check)."""
     from semsynth.diffusion.gaussian import GaussianDiffusion
     from semsynth.diffusion.guidance import classifier_free
     from semsynth.diffusion.samplers import dpm_solver_pp
     from semsynth.diffusion.schedules import linear_betas
 
-    device = "cuda"
-    y = torch.zeros(batch, 151, 256, 256, device=device)
+    y = torch.zeros(batch, net.num_classes, size, size, device=device)
     y[:, 0] = 1
     base = GaussianDiffusion(linear_betas(1000))
 
@@ -94,12 +94,13 @@ def gpu_pipeline(net, compile_net: bool, batch: int = 8) -> None:
         if compile_net:
             model = torch.compile(model)
         call = classifier_free(lambda x, t, c: model(x, t, c).float(), 1.5)
-        torch.cuda.reset_peak_memory_stats()
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         with torch.inference_mode():
-            rate, _ = timed(lambda: call(torch.randn(batch, 3, 256, 256, device=device),
+            rate, _ = timed(lambda: call(torch.randn(batch, 3, size, size, device=device),
                                          torch.full((batch,), 500, device=device), y), batch, repeats=3)
-        print(f"ade20k 256x256 gpu {dtype} channels_last={channels_last} compile={compile_net}: "
-              f"{rate:.2f} guided evaluations/s per image, {peak_memory('cuda')}")
+        print(f"{size}x{size} {device} {dtype} channels_last={channels_last} compile={compile_net}: "
+              f"{rate:.2f} guided evaluations/s per image, {peak_memory(device)}")
         return rate, call
 
     fp32_rate, _ = forward_rate(torch.float32, False)
@@ -107,8 +108,8 @@ def gpu_pipeline(net, compile_net: bool, batch: int = 8) -> None:
     print(f"official pipeline (fp32, 1000 ddpm steps): {fp32_rate / 1000:.4f} images/s (from the per-step rate)")
     for steps in (25, 50, 100):
         with torch.inference_mode():
-            rate, _ = timed(lambda: dpm_solver_pp(base, fast_call, torch.randn(batch, 3, 256, 256, device=device), y,
-                                                  steps), batch)
+            rate, _ = timed(lambda: dpm_solver_pp(base, fast_call, torch.randn(batch, 3, size, size, device=device),
+                                                  y, steps), batch)
         print(f"bf16 dpm-solver++ {steps} steps: {rate:.3f} images/s = {rate / (fp32_rate / 1000):.0f}x official")
 
 
