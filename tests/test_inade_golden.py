@@ -22,7 +22,12 @@ def test_shipped_weights_follow_the_rule(case):
     shipped = case.shipped_weights()
     assert set(shipped) == set(rule)
     for key, value in rule.items():
-        assert torch.equal(shipped[key].to(value.dtype), value), key
+        if key.endswith((".weight_u", ".weight_v")):
+            # power-iteration vectors come from float64 matrix-vector products whose summation order depends on
+            # the BLAS kernel of the machine: equal to the last few ulps, not bit for bit
+            torch.testing.assert_close(shipped[key].to(value.dtype), value, rtol=1e-13, atol=1e-15, msg=key)
+        else:
+            assert torch.equal(shipped[key].to(value.dtype), value), key
 
 
 def _generator_inputs(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
