@@ -127,7 +127,8 @@ class CategoricalProcess(Process):
     def renoise(self, x: torch.Tensor, t_from: torch.Tensor, t_to: torch.Tensor, noise: Noise) -> torch.Tensor:
         """A draw of q(x_to | x_from) with alpha = alpha_bar_to / alpha_bar_from (the argmax where ``t_to`` is 0)."""
         to_index = self.index(t_to)
-        log_alpha = self._at(self.log_cumprod_alpha, to_index, x) - self._at(self.log_cumprod_alpha, self.index(t_from), x)
+        log_alpha = self._at(self.log_cumprod_alpha, to_index, x) - \
+            self._at(self.log_cumprod_alpha, self.index(t_from), x)
         log_probs = log_add_exp(x + log_alpha, log_1_min_a(log_alpha) - math.log(self.num_classes))
         mode = index_to_log_onehot(log_probs.argmax(dim=1), self.num_classes)
         return torch.where(_where_index(to_index == 0, x), mode, gumbel_sample(log_probs, noise()))

@@ -63,7 +63,8 @@ class GaussianProcess(Gaussian):
         return torch.tensor(list(dict.fromkeys(int((lam - value).abs().argmin()) for value in targets)))
 
     def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self._at(self.alphas_cumprod.sqrt(), t, x0) * x0 + self._at((1 - self.alphas_cumprod).sqrt(), t, x0) * noise
+        return self._at(self.alphas_cumprod.sqrt(), t, x0) * x0 + \
+            self._at((1 - self.alphas_cumprod).sqrt(), t, x0) * noise
 
     def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ class Process(ABC):
 
     @abstractmethod
     def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """A draw of ``q(x_t | x_0)`` from the process's standard ``noise`` (Gaussian: N(0, I); categorical: U(0, 1))."""
+        """A draw of ``q(x_t | x_0)`` from standard ``noise`` (Gaussian: N(0, I); categorical: U(0, 1))."""
 
     @abstractmethod
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
