@@ -254,3 +254,25 @@ def test_repaint_outpaints_an_image_from_a_known_label(resample: int) -> None:
                                (known_image, known_label), (None, torch.zeros(1, 1, 3, 3, dtype=torch.bool)),
                                (gaussian_noise, label_noise), resample=resample)
     assert torch.equal(known_everywhere[1], known_label)
+
+
+def test_repaint_on_a_continuous_clock_with_resampling() -> None:
+    """GCDP's configuration: continuous-time image process as the clock, the categorical label on floor(t * T)."""
+    image = ContinuousGaussianProcess("cosine", channels=1, steps=8, threshold="none")
+    label = CategoricalProcess.from_log_snr(K, "cosine", 8)
+    denoiser, calls = continuous_denoiser(image), []
+
+    def model(states, log_snr, cond):
+        calls.append(log_snr[0].item())
+        logits = torch.zeros(states[0].shape[0], K, *states[0].shape[2:], dtype=states[0].dtype)
+        return torch.cat([denoiser(states[0], log_snr, cond), logits], dim=1)
+
+    normal = torch.Generator().manual_seed(0)
+    gaussian_noise = lambda: torch.randn(2, 1, 3, 3, generator=normal, dtype=torch.float64)  # noqa: E731
+    label_noise = uniform_noise((2, K, 3, 3), seed=4)
+    known_label = index_to_log_onehot(torch.tensor([[[0, 1, 3]] * 3] * 2), K)
+    x, log_label = repaint((image, label), model, (gaussian_noise(), label.prior_sample(label_noise())), None,
+                           (torch.zeros(2, 1, 3, 3, dtype=torch.float64), known_label),
+                           (None, torch.zeros(1, 1, 3, 3, dtype=torch.bool)), (gaussian_noise, label_noise), resample=2)
+    assert len(calls) == 16 and calls[0] < -15 and calls[0] == calls[1]   # logsnr(1 - 1e-7), twice (resampling)
+    assert torch.equal(log_label, known_label) and bool(torch.isfinite(x).all())
