@@ -78,14 +78,14 @@ def ade20k(compile_net: bool) -> None:
 def gpu_pipeline(net, compile_net: bool, batch: int = 8, device: str = "cuda", size: int = 256) -> None:
     """Images/s of the official pipeline (fp32, ddpm 1000 steps, s=1.5) and of the fast settings on the GPU
     (``device``/``size`` let a small network run the same code on the CPU as a smoke check)."""
-    from semsynth.diffusion.gaussian import GaussianDiffusion
+    from semsynth.diffusion.gaussian import GaussianProcess
     from semsynth.diffusion.guidance import classifier_free
     from semsynth.diffusion.samplers import dpm_solver_pp
     from semsynth.diffusion.schedules import linear_betas
 
     y = torch.zeros(batch, net.num_classes, size, size, device=device)
     y[:, 0] = 1
-    base = GaussianDiffusion(linear_betas(1000))
+    base = GaussianProcess(linear_betas(1000))
 
     def forward_rate(dtype: torch.dtype, channels_last: bool):
         model = net.to(device, dtype)
@@ -93,7 +93,7 @@ def gpu_pipeline(net, compile_net: bool, batch: int = 8, device: str = "cuda", s
             model = model.to(memory_format=torch.channels_last)
         if compile_net:
             model = torch.compile(model)
-        call = classifier_free(lambda x, t, c: model(x, t, c).float(), 1.5)
+        call = classifier_free(lambda x, t, c: model(x, t, c).float(), base, 1.5)
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         with torch.inference_mode():

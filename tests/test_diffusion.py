@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semsynth.diffusion.gaussian import GaussianDiffusion
+from semsynth.diffusion.gaussian import GaussianProcess
 from semsynth.diffusion.guidance import classifier_free
 from semsynth.diffusion.losses import hybrid_loss
-from semsynth.diffusion.repaint import repaint
+from semsynth.diffusion.inpainting import repaint
 from semsynth.diffusion.respacing import respace_betas, space_timesteps
 from semsynth.diffusion.samplers import ddim, ddpm, dpm_solver_pp
 from semsynth.diffusion.schedules import cosine_betas, linear_betas, named_betas
@@ -44,9 +44,9 @@ def test_schedules() -> None:
 def test_respacing_keeps_alpha_bar_and_rejects_impossible_counts() -> None:
     base = linear_betas(1000)
     kept = space_timesteps(1000, "ddim25")
-    respaced = GaussianDiffusion.respaced(base, kept)
+    respaced = GaussianProcess.respaced(base, kept)
     assert torch.allclose(respaced.alphas_cumprod, torch.cumprod(1 - base, 0)[kept], rtol=1e-12)
-    assert respaced.model_timesteps(torch.tensor([0, 24])).tolist() == [0, 960]
+    assert respaced.model_time(torch.tensor([0, 24])).tolist() == [0, 960]
     assert torch.allclose(respace_betas(base, list(range(1000))), base, rtol=1e-12)
     with pytest.raises(UserError):
         space_timesteps(1000, "ddim999")
@@ -55,10 +55,10 @@ def test_respacing_keeps_alpha_bar_and_rejects_impossible_counts() -> None:
 
 
 def test_posterior_is_the_gaussian_conditional() -> None:
-    diffusion = GaussianDiffusion(linear_betas(1000))
+    diffusion = GaussianProcess(linear_betas(1000))
     x0, noise = torch.randn(2, 3, 4, 4, dtype=torch.float64), torch.randn(2, 3, 4, 4, dtype=torch.float64)
     t = torch.tensor([10, 500])
-    x_t = diffusion.q_sample(x0, t, noise)
+    x_t = diffusion.add_noise(x0, t, noise)
     mean, variance, _ = diffusion.q_posterior(x0, x_t, t)
     ab_prev = diffusion.alphas_cumprod_prev[t].reshape(-1, 1, 1, 1)
     beta = diffusion.betas[t].reshape(-1, 1, 1, 1)
@@ -66,7 +66,7 @@ def test_posterior_is_the_gaussian_conditional() -> None:
     expected = (ab_prev.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - ab_prev) * x_t) / (1 - ab)
     torch.testing.assert_close(mean, expected)
     torch.testing.assert_close(variance.flatten(), (beta * (1 - ab_prev) / (1 - ab)).flatten())
-    torch.testing.assert_close(diffusion.predict_xstart(x_t, t, noise), x0)
+    torch.testing.assert_close(diffusion.x0_from_eps(x_t, t, noise), x0)
 
 
 def test_guidance_combines_eps_only_with_one_forward() -> None:
@@ -77,18 +77,18 @@ def test_guidance_combines_eps_only_with_one_forward() -> None:
         return torch.cat([cond[:, :1].expand(-1, 3, -1, -1), 5 + cond[:, :1].expand(-1, 3, -1, -1)], 1)
 
     x, t, cond = torch.zeros(2, 3, 2, 2), torch.zeros(2, dtype=torch.long), torch.ones(2, 4, 2, 2)
-    out = classifier_free(model, 1.5)(x, t, cond)
+    out = classifier_free(model, GaussianProcess(linear_betas(10)), 1.5)(x, t, cond)
     assert calls == [4]
     assert torch.equal(out[:, :3], torch.full((2, 3, 2, 2), 1.5))
     assert torch.equal(out[:, 3:], torch.full((2, 3, 2, 2), 6.0))
-    assert classifier_free(model, 1.0) is model
+    assert classifier_free(model, GaussianProcess(linear_betas(10)), 1.0) is model
 
 
 def test_hybrid_loss_is_small_for_the_exact_model() -> None:
-    diffusion = GaussianDiffusion(linear_betas(1000), variance="learned_range")
+    diffusion = GaussianProcess(linear_betas(1000), channels=1, variance="learned_range")
     x0 = torch.full((4, 1, 8, 8), MU, dtype=torch.float64) + STD * torch.randn(4, 1, 8, 8, dtype=torch.float64)
     t, noise = torch.tensor([0, 10, 300, 999]), torch.randn(4, 1, 8, 8, dtype=torch.float64)
-    x_t = diffusion.q_sample(x0, t, noise)
+    x_t = diffusion.add_noise(x0, t, noise)
     exact = gaussian_denoiser()(x_t, t, None)
     losses = hybrid_loss(diffusion, torch.cat([exact, torch.zeros_like(exact)], 1), x0, x_t, t, noise)
     worse = hybrid_loss(diffusion, torch.cat([torch.zeros_like(exact), torch.zeros_like(exact)], 1), x0, x_t, t, noise)
@@ -102,17 +102,17 @@ def test_samplers_reproduce_gaussian_data(name: str) -> None:
     noise = lambda: torch.randn(shape, generator=generator, dtype=torch.float64)  # noqa: E731
     base = linear_betas(1000)
     x_T = noise()
+    options = dict(channels=1, variance="fixed_small", clip_denoised=False)
     if name == "dpm-solver++":
-        diffusion = GaussianDiffusion(base, variance="fixed_small")
-        x0 = dpm_solver_pp(diffusion, gaussian_denoiser(), x_T, None, steps=20, clip_denoised=False)
+        diffusion = GaussianProcess(base, **options)
+        x0 = dpm_solver_pp(diffusion, gaussian_denoiser(), x_T, None, steps=20)
     elif name == "ddpm":
-        diffusion = GaussianDiffusion(base, variance="fixed_small")
-        x0 = ddpm(diffusion, gaussian_denoiser(), x_T, None, noise, clip_denoised=False)
+        diffusion = GaussianProcess(base, **options)
+        x0 = ddpm(diffusion, gaussian_denoiser(), x_T, None, noise)
     else:
         spec = "ddim200" if name == "ddim_eta" else "ddim50"
-        diffusion = GaussianDiffusion.respaced(base, space_timesteps(1000, spec), variance="fixed_small")
-        x0 = ddim(diffusion, gaussian_denoiser(), x_T, None, noise, eta=1.0 if name == "ddim_eta" else 0.0,
-                  clip_denoised=False)
+        diffusion = GaussianProcess.respaced(base, space_timesteps(1000, spec), **options)
+        x0 = ddim(diffusion, gaussian_denoiser(), x_T, None, noise, eta=1.0 if name == "ddim_eta" else 0.0)
     assert abs(x0.mean().item() - MU) < 0.03   # first-order samplers lose spread with few steps: DDIM 50+
     assert abs(x0.std().item() - STD) < 0.03
 
@@ -125,16 +125,17 @@ def test_repaint_kept_region_follows_the_noised_original() -> None:
         draws.append(torch.randn(1, 1, 4, 4, generator=generator, dtype=torch.float64))
         return draws[-1]
 
-    diffusion = GaussianDiffusion.respaced(linear_betas(1000), space_timesteps(1000, "5"), variance="fixed_small")
+    diffusion = GaussianProcess.respaced(linear_betas(1000), space_timesteps(1000, "5"), channels=1,
+                                        variance="fixed_small", clip_denoised=False)
     known = torch.full((1, 1, 4, 4), 0.7, dtype=torch.float64)
-    edit = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
-    edit[..., :2] = 1
+    edit = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    edit[..., :2] = True
     states = []
-    out = repaint(diffusion, gaussian_denoiser(), noise(), None, known, edit, noise, clip_denoised=False,
+    out = repaint(diffusion, gaussian_denoiser(), noise(), None, known, edit, noise,
                   callback=lambda index, x, x0: states.append((index, x)))
-    kept = edit[0, 0] == 0
+    kept = ~edit[0, 0]
     for step, (index, x) in enumerate(states[:-1]):
-        expected = diffusion.q_sample(known, torch.tensor([index - 1]), draws[2 + 2 * step])  # x_T, then step noise
+        expected = diffusion.add_noise(known, torch.tensor([index - 1]), draws[2 + 2 * step])  # x_T, then step noise
         torch.testing.assert_close(x[0, 0][kept], expected[0, 0][kept], rtol=0, atol=0)
     assert torch.equal(out[0, 0][kept], known[0, 0][kept])
     assert not torch.equal(out[0, 0][~kept], known[0, 0][~kept])

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from semsynth.diffusion.gaussian import GaussianDiffusion
+from semsynth.diffusion.gaussian import GaussianProcess
 from semsynth.diffusion.guidance import classifier_free
 from semsynth.diffusion.respacing import respace_betas, space_timesteps
 from semsynth.diffusion.samplers import ddim, ddpm
@@ -88,11 +88,12 @@ def test_schedule_and_respacing() -> None:
 @pytest.mark.parametrize("scale", [1.0, 1.5])
 def test_guidance_and_p_mean_variance(net64: SDMUNet, scale: float) -> None:
     s = SAMPLING.tensors
-    diffusion = GaussianDiffusion(linear_betas(1000))
-    model = classifier_free(_model(net64), scale)
+    process = GaussianProcess(linear_betas(1000))
+    model = classifier_free(_model(net64), process, scale)
     if scale > 1:
         assert_golden(model(s["inputs.x_t"], s["inputs.t"], s["inputs.y"]), s["outputs.guided_model_out_s1.5"])
-    out = diffusion.p_mean_variance(model, s["inputs.x_t"], s["inputs.t"], s["inputs.y"])
+    t = s["inputs.t"]
+    out = process.p_mean_variance(s["inputs.x_t"], t, model(s["inputs.x_t"], process.model_time(t), s["inputs.y"]))
     tag = f"s{scale}"
     for name in ("mean", "log_variance", "pred_xstart"):
         assert_golden(out[name], s[f"outputs.pmv_{name}_{tag}"])
@@ -103,9 +104,9 @@ def test_guidance_and_p_mean_variance(net64: SDMUNet, scale: float) -> None:
 def _trajectory(sampler, net: SDMUNet, noise) -> tuple[torch.Tensor, torch.Tensor]:
     s = SAMPLING.tensors
     kept = space_timesteps(1000, "4")
-    diffusion = GaussianDiffusion.respaced(linear_betas(1000), kept)
+    process = GaussianProcess.respaced(linear_betas(1000), kept)
     samples, preds = [], []
-    sampler(diffusion, classifier_free(_model(net), 1.5), s["inputs.x_T"], s["inputs.y"], noise,
+    sampler(process, classifier_free(_model(net), process, 1.5), s["inputs.x_T"], s["inputs.y"], noise,
             callback=lambda index, x, x0: (samples.append(x), preds.append(x0)))
     return torch.stack(samples), torch.stack(preds)
 

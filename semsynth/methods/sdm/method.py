@@ -9,9 +9,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ... import weights
-from ...diffusion.gaussian import GaussianDiffusion, Model
+from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.guidance import classifier_free
-from ...diffusion.repaint import repaint
+from ...diffusion.inpainting import repaint
+from ...diffusion.process import Model
 from ...diffusion.respacing import space_timesteps
 from ...diffusion.samplers import ddim, ddpm, dpm_solver_pp
 from ...diffusion.schedules import linear_betas
@@ -95,14 +96,14 @@ class SDM(Method):
             self.check_layout(layout)
         return torch.stack([preset_channels(layout, self.preset) for layout in layouts]).to(self.device)
 
-    def _model(self) -> Model:
+    def _model(self, process: GaussianProcess) -> Model:
         """The guided network. On the CPU every sample gets its own (conditional + null) forward: MKL-DNN picks
         batch-size-dependent kernels for some convs and linears, so this keeps batches bit-exact with
         one-by-one generation; other devices run the whole batch at once."""
         def call(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
             return self.net(x, t, cond).float()
 
-        guided = classifier_free(call, float(self.settings["guidance"]))
+        guided = classifier_free(call, process, float(self.settings["guidance"]))
         if self.device.type != "cpu":
             return guided
         return lambda x, t, cond: torch.cat([guided(x[i:i + 1], t[i:i + 1], cond[i:i + 1]) for i in range(len(x))])
@@ -119,11 +120,12 @@ class SDM(Method):
         noise = self._noise(seeds)
         x_T = noise()
         if sampler == "dpm-solver++":
-            return dpm_solver_pp(GaussianDiffusion(self.base_betas), self._model(), x_T, cond, steps)
-        diffusion = GaussianDiffusion.respaced(self.base_betas, kept_steps(sampler, steps))
+            process = GaussianProcess(self.base_betas)
+            return dpm_solver_pp(process, self._model(process), x_T, cond, steps)
+        process = GaussianProcess.respaced(self.base_betas, kept_steps(sampler, steps))
         if sampler == "ddim":
-            return ddim(diffusion, self._model(), x_T, cond, noise, eta=float(self.settings["eta"]))
-        return ddpm(diffusion, self._model(), x_T, cond, noise)
+            return ddim(process, self._model(process), x_T, cond, noise, eta=float(self.settings["eta"]))
+        return ddpm(process, self._model(process), x_T, cond, noise)
 
     def generate(self, layout: Layout, seed: int) -> torch.Tensor:
         return self.generate_batch([layout], [seed])[0]
@@ -144,10 +146,10 @@ class SDM(Method):
         if tuple(region_mask.shape) != self.resolution:
             raise UserError(f"region_mask must be [H, W] = {list(self.resolution)}, got {list(region_mask.shape)}")
         known = image[None].to(self.device).float() / 127.5 - 1
-        mask = region_mask.to(self.device, torch.float32)[None, None]
-        diffusion = GaussianDiffusion.respaced(self.base_betas, kept_steps("ddpm", int(self.settings["steps"])))
+        mask = region_mask.to(self.device, torch.bool)[None, None]
+        process = GaussianProcess.respaced(self.base_betas, kept_steps("ddpm", int(self.settings["steps"])))
         noise = self._noise([seed])
-        out = repaint(diffusion, self._model(), noise(), cond, known, mask, noise, resample=resample)
+        out = repaint(process, self._model(process), noise(), cond, known, mask, noise, resample=resample)
         return to_uint8(out)[0]
 
     def save(self, path: str | Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ... import distributed
-from ...diffusion.gaussian import GaussianDiffusion
+from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import linear_betas
 from ...errors import UserError
@@ -41,8 +41,8 @@ def random_crop(x: torch.Tensor, cond: torch.Tensor, size: int, generator: torch
     return x[window], cond[window]
 
 
-def make_step(diffusion: GaussianDiffusion, preset: SDMPreset, drop_rate: float, crop: int | None = None):
-    """The Trainer step: uniform t, q_sample, hybrid loss, AdamW step; layouts zeroed with prob. ``drop_rate``;
+def make_step(diffusion: GaussianProcess, preset: SDMPreset, drop_rate: float, crop: int | None = None):
+    """The Trainer step: uniform t, add_noise, hybrid loss, AdamW step; layouts zeroed with prob. ``drop_rate``;
     optional random crops of ``crop`` pixels."""
     def step_fn(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
         net, optimizer, generator = trainer.modules["G"], trainer.optimizers["G"], trainer.generator
@@ -52,9 +52,9 @@ def make_step(diffusion: GaussianDiffusion, preset: SDMPreset, drop_rate: float,
         batch = x_start.shape[0]
         keep = (torch.rand(batch, generator=generator) >= drop_rate).float().to(cond.device)
         cond = cond * keep[:, None, None, None]
-        t = torch.randint(0, diffusion.num_timesteps, (batch,), generator=generator).to(x_start.device)
+        t = torch.randint(0, diffusion.num_steps, (batch,), generator=generator).to(x_start.device)
         noise = torch.randn(x_start.shape, generator=generator).to(x_start.device)
-        x_t = diffusion.q_sample(x_start, t, noise)
+        x_t = diffusion.add_noise(x_start, t, noise)
         losses = hybrid_loss(diffusion, net(x_t, t, cond), x_start, x_t, t, noise)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -95,7 +95,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     net = SDMUNet(**net_config)
     if init is not None:
         net.load_state_dict(load_state(init), strict=True)
-    diffusion = GaussianDiffusion(linear_betas(1000))
+    diffusion = GaussianProcess(linear_betas(1000))
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     trainer = Trainer({"G": net}, {"G": optimizer}, TrainConfig(
         out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=log_every, ckpt_every=ckpt_every,
