@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -173,3 +177,51 @@ def test_r1_penalty_matches_a_hand_computation(tmp_path):
         assert torch.allclose(mine.grad, theirs.grad, rtol=1e-5, atol=1e-7)
     _, skipped, _, _ = _gan(tmp_path / "later", r1_weight=10.0, r1_every=4, step=1)   # lazy: only every 4th step
     assert "R1" not in skipped
+
+
+# -- distributed: one writer ---------------------------------------------------------------------------------------
+
+AUDITED_BENCH = """
+import atexit, json, os, sys
+from pathlib import Path
+
+run, record = str(Path(sys.argv[1]).resolve()), Path(sys.argv[2]) / f"writes-{os.environ['RANK']}.json"
+writes = []
+
+def audit(event, args):
+    if event == "open" and isinstance(args[0], (str, os.PathLike)):
+        mode, flags = args[1] or "", args[2] or 0
+        if not (set(mode) & set("wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)):
+            return
+    elif event not in ("os.rename", "os.mkdir", "os.remove"):
+        return
+    target = args[1] if event == "os.rename" else args[0]   # a rename writes its destination
+    path = str(Path(os.fsdecode(target)).resolve()) if isinstance(target, (str, bytes, os.PathLike)) else ""
+    if path.startswith(run):
+        writes.append([event, path[len(run):]])
+
+sys.addaudithook(audit)
+atexit.register(lambda: record.write_text(json.dumps(writes)))
+from semsynth.cli import main
+raise SystemExit(main(["train", *sys.argv[3:], "--out", run]))
+"""
+
+
+def test_torchrun_two_rank_inade_training_writes_from_rank_0_only(tmp_path):
+    """INADE under torchrun (gloo, 2 CPU ranks): every file of the run folder comes from rank 0 (audited with a
+    Python audit hook on each rank), and the run logs, checkpoints and exports once."""
+    script, run = tmp_path / "audited_bench.py", tmp_path / "run"
+    script.write_text(AUDITED_BENCH)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29547",
+               str(script), str(run), str(tmp_path), "--method", "inade", "--dataset", "shapes", "--steps", "2",
+               "--batch-size", "1", "--set", "ngf=2", "--set", "ndf=4", "--set", "perceptual=none", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"writes-{rank}.json").read_text()) for rank in (0, 1))
+    assert rank1 == []
+    written = {Path(path).name for event, path in rank0 if event in ("open", "os.rename")}
+    assert {"options.json", "log.jsonl", "checkpoint.pt"} <= written       # the audit does see the writes
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [2]
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
+    assert (run / "inade_shapes.safetensors").is_file()
