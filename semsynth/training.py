@@ -120,7 +120,6 @@ class Trainer:
 
     def fit(self, step_fn: StepFn, dataset: Any) -> None:
         config = self.config
-        self.write(lambda folder: None)
         started = time.time()
         bar = progress(range(self.step, config.steps), desc="train", quiet=config.quiet or not distributed.is_main(),
                        total=config.steps - self.step)

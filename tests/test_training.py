@@ -212,7 +212,7 @@ def test_torchrun_two_rank_inade_training_writes_from_rank_0_only(tmp_path):
     Python audit hook on each rank), and the run logs, checkpoints and exports once."""
     script, run = tmp_path / "audited_bench.py", tmp_path / "run"
     script.write_text(AUDITED_BENCH)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29547",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                str(script), str(run), str(tmp_path), "--method", "inade", "--dataset", "shapes", "--steps", "2",
                "--batch-size", "1", "--set", "ngf=2", "--set", "ndf=4", "--set", "perceptual=none", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
