@@ -56,3 +56,20 @@ def test_frozen_stays_frozen_under_a_parent_train(source_file):
 def test_missing_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         features.create("resnet10t", tmp_path / "absent.pth")
+
+
+def test_a_swav_style_resnet50_file_loads_into_timm(tmp_path):
+    """FAIR's SwAV checkpoints hold a torchvision-named ResNet-50 under ``module.`` with a projection head and
+    prototypes; timm's ``resnet50`` takes the same names, so the wrapper gives torchvision's layer-4 features."""
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet50(weights=None).eval()
+    state = {f"module.{key}": value for key, value in reference.state_dict().items() if not key.startswith("fc.")}
+    state.update({"module.projection_head.0.weight": torch.zeros(8, 2048),
+                  "module.prototypes.weight": torch.zeros(3, 8)})
+    torch.save(state, tmp_path / "swav_800ep_pretrain.pth.tar")
+    net = features.create("resnet50", tmp_path / "swav_800ep_pretrain.pth.tar", out_indices=(4,))
+    x = torch.randn(1, 3, 64, 64)
+    trunk = nn.Sequential(*list(reference.children())[:-2])            # torchvision up to layer4
+    assert torch.allclose(net.net(x)[0], trunk(x), atol=1e-5)
