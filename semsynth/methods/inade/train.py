@@ -5,7 +5,9 @@ the N(0, 1) per-instance noise with the real image's statistics (``use_vae``, al
 generator and encoder minimise hinge GAN + 10 * feature matching + 10 * perceptual + 0.05 * KL / 2; the
 multi-scale discriminator minimises the hinge loss. Adam(beta1=0, beta2=0.9) with TTUR (G lr/2, D lr*2). The
 perceptual network is VGG19 on real datasets and, on ``shapes``, the shipped shapes segmentation network when its
-file exists (otherwise no perceptual loss; the run's ``options.json`` records which).
+file exists (otherwise no perceptual loss; the run's ``options.json`` records which). Beyond the official recipe,
+the options ``r1_weight``/``r1_every`` add a lazy R1 penalty, ``amp`` mixed precision and ``grad_clip`` a gradient
+bound (all off by default).
 
 The ``shapes`` checkpoint was made on the shared 2-core CPU with a 12-minute wall-clock cap (one thread: OpenMP
 spin-waiting makes two threads ~100x slower on an oversubscribed machine), then exported::
@@ -29,9 +31,9 @@ import torch
 
 from ... import load_dataset, weights
 from ...errors import UserError
+from ...nn.gan_losses import Perceptual, feature_matching, hinge_discriminator, hinge_generator, kl_divergence
 from ...types import Example
 from . import presets
-from ...nn.gan_losses import Perceptual, feature_matching, hinge_discriminator, hinge_generator, kl_divergence
 from .discriminator import MultiscaleDiscriminator
 from .inputs import instance_onehot, layout_instances, semantics
 from .losses import inade_vgg19, shapes_perceptual
@@ -133,7 +135,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                 losses["G_vgg"] = settings["lambda_vgg"] * perceptual(fake, real)
             return losses
 
-        def discriminator_losses(real: torch.Tensor):
+        def discriminator_losses(real: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
             with torch.no_grad():
                 fake, _ = fake_images(segmap, onehot, real, trainer.generator)
             pred_fake, pred_real = discriminate(segmap, fake.detach(), real)
