@@ -225,3 +225,14 @@ def test_torchrun_two_rank_inade_training_writes_from_rank_0_only(tmp_path):
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [2]
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
     assert (run / "inade_shapes.safetensors").is_file()
+
+
+def test_inade_trains_with_r1_and_bf16(tmp_path):
+    """The real GAN through the helper: lazy R1 on the multi-scale discriminator under bf16 autocast."""
+    from semsynth.methods.inade.train import train
+
+    train("shapes", tmp_path, steps=1, batch_size=2, quiet=True, ckpt_every=1, ngf=2, ndf=4, perceptual="none",
+          r1_weight=10.0, r1_every=1, amp="bf16", grad_clip=1.0)
+    entry = json.loads((tmp_path / "log.jsonl").read_text())
+    assert {"G_gan", "G_feat", "KLD", "D", "R1"} <= set(entry) and entry["R1"] > 0
+    assert all(torch.isfinite(torch.tensor(value)) for value in entry.values())
