@@ -1,20 +1,23 @@
-"""The one training loop every method uses: seeded resumable data order, EMA, DDP, logging, atomic checkpoints.
+"""The one training loop every method uses: seeded resumable data order, EMA, DDP, AMP, gradient clipping, LR
+schedules, logging, atomic checkpoints, and the GAN step (D frozen for the G update, lazy R1).
 
-A method supplies ``step_fn(examples, step, trainer) -> dict of losses`` that does its own forward, backward and
-optimizer steps (GANs alternate D and G); the trainer does everything around it. ``RUN/checkpoint.pt`` holds the
-modules, optimizers, EMA copies, step and RNG state and loads with ``torch.load(..., weights_only=True)``;
-``RUN/log.jsonl`` gets one line of losses every ``log_every`` steps.
+A method supplies ``step_fn(examples, step, trainer) -> dict of losses`` that runs its forward passes and updates
+through ``trainer.optimize`` (or ``trainer.gan_step``); ``fit`` runs it under autocast and does everything around
+it. ``RUN/checkpoint.pt`` holds the modules, optimizers, LR schedulers, grad scaler, EMA copies, step and RNG states
+and loads with ``torch.load(..., weights_only=True)``; ``RUN/log.jsonl`` gets one line of losses every
+``log_every`` steps. Every file of the run folder is written by rank 0 alone, through ``Trainer.write``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -22,9 +25,14 @@ from torch import nn
 from . import distributed
 from .progress import progress
 from .store import save_torch_atomic
+from .errors import UserError
+from .nn.gan_losses import r1_penalty
 from .types import Example
 
 StepFn = Callable[[list[Example], int, "Trainer"], dict[str, float]]
+Losses = dict[str, torch.Tensor]
+T = TypeVar("T")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -38,13 +46,19 @@ class TrainConfig:
     device: str = "cpu"
     ema_decay: float | None = 0.9999
     quiet: bool = False
+    amp: str | None = None               # "bf16" or "fp16": autocast (fp16 also scales the loss)
+    grad_clip: float | None = None       # max total gradient norm per optimizer step
 
 
 class Trainer:
-    """Owns modules, optimizers and EMA copies; ``fit`` runs ``step_fn`` from the last checkpoint to ``steps``."""
+    """Owns modules, optimizers, LR schedulers (stepped once per training step) and EMA copies; ``fit`` runs
+    ``step_fn`` from the last checkpoint to ``steps``."""
 
     def __init__(self, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                 config: TrainConfig, ema: Sequence[str] = ()) -> None:
+                 config: TrainConfig, ema: Sequence[str] = (),
+                 schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
+        if config.amp not in (None, *AMP_DTYPES):
+            raise UserError(f"unknown amp '{config.amp}'; use {' or '.join(AMP_DTYPES)} (or none)")
         self.config = config
         self.out_dir = Path(config.out_dir)
         self.device = distributed.init(config.device)
@@ -57,6 +71,8 @@ class Trainer:
                 module = nn.parallel.DistributedDataParallel(module, device_ids=ids)
             self.modules[name] = module
         self.optimizers = optimizers
+        self.schedulers = dict(schedulers or {})
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
         self.ema = {name: copy.deepcopy(self._bare[name]).eval().requires_grad_(False) for name in ema}
         self.step = 0
         self.generator = torch.Generator()
@@ -70,6 +86,18 @@ class Trainer:
 
     def ema_module(self, name: str) -> nn.Module:
         return self.ema[name]
+
+    # -- run folder --------------------------------------------------------------------------------------------
+
+    def write(self, writer: Callable[[Path], T]) -> T | None:
+        """Run ``writer(out_dir)`` on rank 0 only (the one writer of the run folder) and wait for it on every rank;
+        returns its result on rank 0, None elsewhere."""
+        result = None
+        if distributed.is_main():
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            result = writer(self.out_dir)
+        distributed.barrier()
+        return result
 
     # -- data ------------------------------------------------------------------------------------------------
 
@@ -92,9 +120,6 @@ class Trainer:
 
     def fit(self, step_fn: StepFn, dataset: Any) -> None:
         config = self.config
-        log = self.out_dir / "log.jsonl"
-        if distributed.is_main():
-            self.out_dir.mkdir(parents=True, exist_ok=True)
         started = time.time()
         bar = progress(range(self.step, config.steps), desc="train", quiet=config.quiet or not distributed.is_main(),
                        total=config.steps - self.step)
@@ -103,18 +128,79 @@ class Trainer:
                 module.train()
             self.generator.manual_seed(zlib.crc32(f"{config.seed}/{step}/{distributed.rank()}".encode()))
             examples = [dataset[i] for i in self._indices(step, len(dataset))]
-            losses = step_fn(examples, step, self)
+            with self.autocast():
+                losses = step_fn(examples, step, self)
+            self.scaler.update()
+            for scheduler in self.schedulers.values():
+                scheduler.step()
             self._update_ema()
             self.step = step + 1
-            if distributed.is_main() and (self.step % config.log_every == 0 or self.step == config.steps):
+            if self.step % config.log_every == 0 or self.step == config.steps:
                 entry = {"step": self.step, "time_s": round(time.time() - started, 2),
                          **{key: float(value) for key, value in losses.items()}}
-                with open(log, "a") as file:
-                    file.write(json.dumps(entry) + "\n")
+                self.write(lambda folder: _append_line(folder / "log.jsonl", json.dumps(entry)))
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix({key: f"{float(value):.4f}" for key, value in losses.items()})
             if self.step % config.ckpt_every == 0 or self.step == config.steps:
                 self.save()
+
+    # -- updates -------------------------------------------------------------------------------------------------
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for forward passes when ``config.amp`` is set (``fit`` runs each step inside it)."""
+        if self.config.amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.config.amp])
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """One update of optimizer ``name``: zero its gradients, backward ``loss`` (scaled under fp16), clip the
+        gradient norm to ``config.grad_clip``, step (skipped by the scaler on inf/nan gradients)."""
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=False):
+            self.scaler.scale(loss).backward()
+            if self.config.grad_clip is not None:
+                self.scaler.unscale_(optimizer)
+                parameters = [p for group in optimizer.param_groups for p in group["params"]]
+                nn.utils.clip_grad_norm_(parameters, self.config.grad_clip)
+            self.scaler.step(optimizer)
+
+    @contextlib.contextmanager
+    def frozen(self, name: str) -> Iterator[None]:
+        """Module ``name`` without parameter gradients inside the block (and without DDP gradient sync), e.g. the
+        discriminator during the generator update; gradients still flow through it to its inputs."""
+        bare, module = self._bare[name], self.modules[name]
+        wanted = [p for p in bare.parameters() if p.requires_grad]
+        for parameter in wanted:
+            parameter.requires_grad_(False)
+        sync = module.no_sync() if isinstance(module, nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
+        try:
+            with sync:
+                yield
+        finally:
+            for parameter in wanted:
+                parameter.requires_grad_(True)
+
+    def gan_step(self, generator_losses: Callable[[], Losses],
+                 discriminator_losses: Callable[[torch.Tensor], tuple[Losses, Sequence[torch.Tensor]]],
+                 real: torch.Tensor, generator: str = "G", discriminator: str = "D", r1_weight: float = 0.0,
+                 r1_every: int = 16) -> dict[str, float]:
+        """One generator update (``discriminator`` frozen) on the sum of ``generator_losses()``, then one
+        discriminator update on the sum of ``discriminator_losses(real)`` (which returns its losses and D's logits
+        on ``real``). Every ``r1_every`` steps the D loss gains ``r1_weight / 2 * R1 * r1_every`` (StyleGAN2's lazy
+        R1, with ``real`` then requiring grad); returns every loss as a float."""
+        with self.frozen(discriminator):
+            losses = generator_losses()
+        self.optimize(generator, sum(losses.values()))
+        penalise = r1_weight > 0 and self.step % r1_every == 0
+        if penalise:
+            real = real.detach().requires_grad_(True)
+        d_losses, real_logits = discriminator_losses(real)
+        if penalise:
+            penalty = r1_penalty(real_logits, real, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
+            d_losses = {**d_losses, "R1": r1_weight / 2 * penalty * r1_every}
+        self.optimize(discriminator, sum(d_losses.values()))
+        return {key: value.item() for key, value in {**losses, **d_losses}.items()}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -132,19 +218,22 @@ class Trainer:
 
     def save(self) -> None:
         """Write the resumable checkpoint atomically (rank 0)."""
-        if not distributed.is_main():
-            distributed.barrier()
-            return
+        self.write(lambda folder: save_torch_atomic(self.checkpoint, self._state()))
+
+    def _state(self) -> dict[str, Any]:
         state = {
             "step": self.step,
             "modules": {name: module.state_dict() for name, module in self._bare.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: scheduler.state_dict() for name, scheduler in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
             "ema": {name: module.state_dict() for name, module in self.ema.items()},
             "rng": torch.get_rng_state(),
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.config).items()},
         }
-        save_torch_atomic(self.checkpoint, state)
-        distributed.barrier()
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def _resume(self) -> None:
         state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
@@ -152,12 +241,23 @@ class Trainer:
             module.load_state_dict(state["modules"][name])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         for name, module in self.ema.items():
             module.load_state_dict(state["ema"][name])
         torch.set_rng_state(state["rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = int(state["step"])
 
     def weights(self, name: str, ema: bool = True) -> dict[str, torch.Tensor]:
         """The trained weights of ``name`` (its EMA copy when there is one and ``ema``)."""
         module = self.ema[name] if ema and name in self.ema else self._bare[name]
         return {key: value.detach().cpu() for key, value in module.state_dict().items()}
+
+
+def _append_line(file: Path, line: str) -> None:
+    with open(file, "a") as handle:
+        handle.write(line + "\n")

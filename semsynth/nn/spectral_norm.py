@@ -31,15 +31,17 @@ class SNConv2d(nn.Module):
         self.register_buffer("weight_v", _unit(torch.randn(in_channels * kernel_size * kernel_size)))
 
     def weight(self) -> torch.Tensor:
-        """The normalised weight; in training mode it first runs one power iteration on ``u`` and ``v``."""
-        matrix = self.weight_orig.flatten(1)
-        if self.training:
-            with torch.no_grad():
-                self.weight_v.copy_(_unit(matrix.t() @ self.weight_u))
-                self.weight_u.copy_(_unit(matrix @ self.weight_v))
-        u, v = self.weight_u.clone(), self.weight_v.clone()
-        sigma = torch.dot(u, matrix @ v)
-        return self.weight_orig / sigma
+        """The normalised weight; in training mode it first runs one power iteration on ``u`` and ``v``. Always
+        in float32, also under autocast (mixed-precision training)."""
+        with torch.autocast(self.weight_orig.device.type, enabled=False):
+            matrix = self.weight_orig.flatten(1)
+            if self.training:
+                with torch.no_grad():
+                    self.weight_v.copy_(_unit(matrix.t() @ self.weight_u))
+                    self.weight_u.copy_(_unit(matrix @ self.weight_v))
+            u, v = self.weight_u.clone(), self.weight_v.clone()
+            sigma = torch.dot(u, matrix @ v)
+            return self.weight_orig / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight(), self.bias, self.stride, self.padding)

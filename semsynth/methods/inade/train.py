@@ -5,7 +5,9 @@ the N(0, 1) per-instance noise with the real image's statistics (``use_vae``, al
 generator and encoder minimise hinge GAN + 10 * feature matching + 10 * perceptual + 0.05 * KL / 2; the
 multi-scale discriminator minimises the hinge loss. Adam(beta1=0, beta2=0.9) with TTUR (G lr/2, D lr*2). The
 perceptual network is VGG19 on real datasets and, on ``shapes``, the shipped shapes segmentation network when its
-file exists (otherwise no perceptual loss; the run's ``options.json`` records which).
+file exists (otherwise no perceptual loss; the run's ``options.json`` records which). Beyond the official recipe,
+the options ``r1_weight``/``r1_every`` add a lazy R1 penalty, ``amp`` mixed precision and ``grad_clip`` a gradient
+bound (all off by default).
 
 The ``shapes`` checkpoint was made on the shared 2-core CPU with a 12-minute wall-clock cap (one thread: OpenMP
 spin-waiting makes two threads ~100x slower on an oversubscribed machine), then exported::
@@ -29,17 +31,18 @@ import torch
 
 from ... import load_dataset, weights
 from ...errors import UserError
+from ...nn.gan_losses import Perceptual, feature_matching, hinge_discriminator, hinge_generator, kl_divergence
 from ...types import Example
 from . import presets
 from .discriminator import MultiscaleDiscriminator
 from .inputs import instance_onehot, layout_instances, semantics
-from .losses import (Perceptual, feature_matching, hinge_discriminator, hinge_generator, kl_divergence,
-                     shapes_perceptual, vgg19_perceptual)
+from .losses import inade_vgg19, shapes_perceptual
 from .model import INADEEncoder, INADEGenerator, class_channels, remap_noise
 from .weights import write_state
 
 DEFAULTS: dict[str, Any] = {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9, "lambda_feat": 10.0, "lambda_vgg": 10.0,
-                            "lambda_kld": 0.05, "ndf": 64, "n_layers_D": 4, "num_D": 2, "perceptual": "auto"}
+                            "lambda_kld": 0.05, "ndf": 64, "n_layers_D": 4, "num_D": 2, "perceptual": "auto",
+                            "r1_weight": 0.0, "r1_every": 16, "amp": None, "grad_clip": None}
 SHAPES_DEFAULTS: dict[str, Any] = {"ndf": 16, "n_layers_D": 3}
 
 
@@ -51,7 +54,7 @@ def perceptual_loss(dataset: str, choice: str) -> tuple[Perceptual | None, str]:
         if choice == "auto" and weights.find("shapes-segnet") is None:
             return None, "none (shapes-segnet weights absent)"
         return shapes_perceptual(), "shapes-segnet"
-    return vgg19_perceptual(), "vgg19"
+    return inade_vgg19(), "vgg19"
 
 
 def batch_inputs(examples: list[Example], label_nc: int, device: torch.device
@@ -94,16 +97,16 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                                         betas=betas),
                   "D": torch.optim.Adam(discriminator.parameters(), lr=settings["lr"] * 2, betas=betas)}
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=10,
-                         ckpt_every=ckpt_every, device=device, ema_decay=None, quiet=quiet)
+                         ckpt_every=ckpt_every, device=device, ema_decay=None, quiet=quiet, amp=settings["amp"],
+                         grad_clip=settings["grad_clip"])
     trainer = Trainer({"G": generator, "E": encoder, "D": discriminator}, optimizers, config)
     perceptual, perceptual_name = perceptual_loss(dataset, settings["perceptual"])
     if perceptual is not None:
         perceptual.to(trainer.device)
     first_feature = settings["n_layers_D"] - 1   # the last intermediate layer (official: j >= 3 of 4 layers)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "options.json").write_text(json.dumps(
+    trainer.write(lambda folder: (folder / "options.json").write_text(json.dumps(
         {"network": net_options, "training": settings, "perceptual": perceptual_name, "steps": steps,
-         "batch_size": batch_size, "seed": seed}, indent=1))
+         "batch_size": batch_size, "seed": seed}, indent=1)))
 
     def fake_images(segmap: torch.Tensor, onehot: torch.Tensor, images: torch.Tensor, rng: torch.Generator
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,28 +124,30 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
 
     def step(examples: list[Example], _step: int, trainer: Trainer) -> dict[str, float]:
         segmap, onehot, real = batch_inputs(examples, generator.label_nc, trainer.device)
-        fake, kld = fake_images(segmap, onehot, real, trainer.generator)
-        pred_fake, pred_real = discriminate(segmap, fake, real)
-        losses = {"G_gan": hinge_generator(pred_fake),
-                  "G_feat": settings["lambda_feat"] * feature_matching(pred_fake, pred_real, first_feature),
-                  "KLD": settings["lambda_kld"] * kld}
-        if perceptual is not None:
-            losses["G_vgg"] = settings["lambda_vgg"] * perceptual(fake, real)
-        optimizers["G"].zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
-        optimizers["G"].step()
 
-        with torch.no_grad():
-            fake, _ = fake_images(segmap, onehot, real, trainer.generator)
-        pred_fake, pred_real = discriminate(segmap, fake.detach(), real)
-        d_loss = hinge_discriminator(pred_fake, pred_real)
-        optimizers["D"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        optimizers["D"].step()
-        return {**{key: value.item() for key, value in losses.items()}, "D": d_loss.item()}
+        def generator_losses() -> dict[str, torch.Tensor]:
+            fake, kld = fake_images(segmap, onehot, real, trainer.generator)
+            pred_fake, pred_real = discriminate(segmap, fake, real)
+            losses = {"G_gan": hinge_generator(pred_fake),
+                      "G_feat": settings["lambda_feat"] * feature_matching(pred_fake, pred_real, first_feature),
+                      "KLD": settings["lambda_kld"] * kld}
+            if perceptual is not None:
+                losses["G_vgg"] = settings["lambda_vgg"] * perceptual(fake, real)
+            return losses
+
+        def discriminator_losses(real: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+            with torch.no_grad():
+                fake, _ = fake_images(segmap, onehot, real, trainer.generator)
+            pred_fake, pred_real = discriminate(segmap, fake.detach(), real)
+            return {"D": hinge_discriminator(pred_fake, pred_real)}, [scale[-1] for scale in pred_real]
+
+        return trainer.gan_step(generator_losses, discriminator_losses, real, r1_weight=settings["r1_weight"],
+                                r1_every=settings["r1_every"])
 
     trainer.fit(step, load_dataset(dataset, root=data_root, split="train"))
-    return export(out_dir, out_dir / f"inade_{dataset}.safetensors")
+    target = out_dir / f"inade_{dataset}.safetensors"
+    trainer.write(lambda folder: export(folder, target))
+    return target
 
 
 def export(run_dir: str | Path, out: str | Path) -> Path:

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from ... import distributed
 from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import linear_betas
@@ -45,7 +44,7 @@ def make_step(diffusion: GaussianProcess, preset: SDMPreset, drop_rate: float, c
     """The Trainer step: uniform t, add_noise, hybrid loss, AdamW step; layouts zeroed with prob. ``drop_rate``;
     optional random crops of ``crop`` pixels."""
     def step_fn(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
-        net, optimizer, generator = trainer.modules["G"], trainer.optimizers["G"], trainer.generator
+        net, generator = trainer.modules["G"], trainer.generator
         x_start, cond = batch_inputs(examples, preset, trainer.device)
         if crop is not None:
             x_start, cond = random_crop(x_start, cond, crop, generator)
@@ -56,9 +55,7 @@ def make_step(diffusion: GaussianProcess, preset: SDMPreset, drop_rate: float, c
         noise = torch.randn(x_start.shape, generator=generator).to(x_start.device)
         x_t = diffusion.add_noise(x_start, t, noise)
         losses = hybrid_loss(diffusion, net(x_t, t, cond), x_start, x_t, t, noise)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
+        trainer.optimize("G", losses["loss"])
         return {name: value.item() for name, value in losses.items()}
 
     return step_fn
@@ -69,14 +66,15 @@ TRAINING_OPTIONS = ("steps", "batch_size", "lr", "drop_rate", "ema_decay", "crop
 
 def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, device: str = "cpu", resume: bool = True,
           init: str | Path | None = None, seed: int = 0, log_every: int = 50, ckpt_every: int = 250,
-          quiet: bool = False, **options: Any) -> Path:
+          quiet: bool = False, amp: str | None = None, grad_clip: float | None = None, **options: Any) -> Path:
     """Train SDM on ``dataset`` and write the EMA weights to ``out_dir/sdm_<dataset>.safetensors`` (fp16).
 
     ``options`` override the preset: the training settings ``steps``, ``batch_size``, ``lr``, ``drop_rate``,
     ``ema_decay`` and ``crop`` (random square crops; None trains on whole images), and any network argument of
     ``SDMUNet``. Paper recipe: stage 1 lr 1e-4, ``drop_rate=0``, EMA 0.9999; the classifier-free stage
     ``init=<stage-1 weights>``, ``drop_rate=0.2``, lr 2e-5. Resumes from ``out_dir``; ``export`` writes the weights
-    of an interrupted run."""
+    of an interrupted run. ``amp`` ("bf16"/"fp16") and ``grad_clip`` are the Trainer's mixed precision and
+    gradient-norm bound."""
     from ... import load_dataset
 
     preset = preset_for(dataset)
@@ -99,18 +97,15 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     trainer = Trainer({"G": net}, {"G": optimizer}, TrainConfig(
         out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=log_every, ckpt_every=ckpt_every,
-        device=device, ema_decay=ema_decay, quiet=quiet), ema=("G",))
+        device=device, ema_decay=ema_decay, quiet=quiet, amp=amp, grad_clip=grad_clip), ema=("G",))
     data = load_dataset(dataset, root=data_root, split="train")
-    if distributed.is_main():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "train_options.json").write_text(json.dumps(
-            {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
-             "ema_decay": ema_decay, "seed": seed, "crop": crop, "init": str(init) if init else None,
-             "config": net_config}, indent=1, default=list))
+    trainer.write(lambda folder: (folder / "train_options.json").write_text(json.dumps(
+        {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
+         "ema_decay": ema_decay, "seed": seed, "crop": crop, "init": str(init) if init else None,
+         "amp": amp, "grad_clip": grad_clip, "config": net_config}, indent=1, default=list)))
     trainer.fit(make_step(diffusion, preset, drop_rate, crop), data)
     target = out_dir / f"sdm_{dataset}.safetensors"
-    if distributed.is_main():
-        export(out_dir, dataset, target)
+    trainer.write(lambda folder: export(folder, dataset, target))
     return target
 
 
