@@ -132,10 +132,12 @@ def test_conditional_norm_is_chosen_per_part() -> None:
 @pytest.mark.parametrize("hook,argument", [(dict(low_res_channels=3), "low_res"),
                                            (dict(global_channels=4), "global_embedding"),
                                            (dict(encoder_channels=4), "encoder_tokens")])
-def test_missing_hook_input_is_a_clear_error(hook: dict, argument: str) -> None:
+def test_missing_or_unexpected_hook_input_is_a_clear_error(hook: dict, argument: str) -> None:
     x, t = inputs()
-    with pytest.raises(ValueError, match=argument):
+    with pytest.raises(ValueError, match=f"built to take {argument}"):
         tiny(**hook)(x, t)
+    with pytest.raises(ValueError, match=f"takes no {argument}"):
+        tiny()(x, t, **{argument: torch.zeros(2, 3, 4, 6, dtype=torch.float64)})
 
 
 # -- PITI (GLIDE decoder): official outputs and key names ------------------------------------------------------

@@ -123,18 +123,16 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, cond: torch.Tensor | None = None, *,
                 low_res: torch.Tensor | None = None, global_embedding: torch.Tensor | None = None,
                 encoder_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        self._check_hook_inputs(low_res=low_res, global_embedding=global_embedding, encoder_tokens=encoder_tokens)
         dtype = next(self.parameters()).dtype
         emb = self.time_embed(timestep_embedding(timesteps, self.model_channels, dtype=compute_dtype(dtype)).to(dtype))
-        if self.transformer_proj is not None:
-            emb = emb + self.transformer_proj(_required(global_embedding, "global_embedding").to(dtype))
+        if global_embedding is not None:
+            emb = emb + self.transformer_proj(global_embedding.to(dtype))
         h = x.to(dtype)
-        if self.low_res_channels:
-            upsampled = F.interpolate(_required(low_res, "low_res").to(dtype), size=x.shape[-2:], mode="bilinear",
-                                      align_corners=False)
+        if low_res is not None:
+            upsampled = F.interpolate(low_res.to(dtype), size=x.shape[-2:], mode="bilinear", align_corners=False)
             h = torch.cat([h, upsampled], dim=1)
         cond = None if cond is None else cond.to(dtype)
-        if self.encoder_channels is not None:
-            encoder_tokens = _required(encoder_tokens, "encoder_tokens")
         skips = []
         for module in self.input_blocks:
             h = module(h, emb, cond, encoder_tokens)
@@ -144,8 +142,12 @@ class UNet(nn.Module):
             h = module(torch.cat([h, skips.pop()], dim=1), emb, cond, encoder_tokens)
         return self.out(h).to(x.dtype)
 
-
-def _required(value: torch.Tensor | None, name: str) -> torch.Tensor:
-    if value is None:
-        raise ValueError(f"this UNet was built to take {name}; pass it to forward")
-    return value
+    def _check_hook_inputs(self, **given: torch.Tensor | None) -> None:
+        """Each hook input is given exactly when the network was built with that hook."""
+        built = dict(low_res=self.low_res_channels > 0, global_embedding=self.transformer_proj is not None,
+                     encoder_tokens=self.encoder_channels is not None)
+        for name, value in given.items():
+            if built[name] and value is None:
+                raise ValueError(f"this UNet was built to take {name}; pass it to forward")
+            if not built[name] and value is not None:
+                raise ValueError(f"this UNet takes no {name}; build it with the matching hook")
