@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semsynth.nn.attention import AttentionBlock
+from semsynth.nn.attention import AttentionBlock, attend
 from semsynth.nn.spade import SPADEGroupNorm
 from semsynth.nn.unet import UNet
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1, shape_only_state
@@ -112,6 +112,17 @@ def test_encoder_kv_block_attends_over_encoder_then_own_tokens(legacy_order: boo
     expected = x + block.proj_out(torch.cat(outs, dim=1)).reshape(x.shape)
     with torch.no_grad():
         torch.testing.assert_close(block(x, tokens), expected)
+
+
+@pytest.mark.parametrize("legacy_order", [True, False])
+def test_attention_hands_contiguous_heads_to_the_fused_kernel(legacy_order: bool) -> None:
+    """q/k/v reach scaled_dot_product_attention as contiguous [B, heads, T, ch]; the CPU's exact (math) kernel and
+    the fused kernel agree to float32 rounding."""
+    block = AttentionBlock(64, num_head_channels=16, legacy_order=legacy_order)
+    qkv = torch.randn(2, 3 * 64, 256)
+    q, k, v = block.heads(qkv, 3)
+    assert q.shape == (2, 4, 256, 16) and all(part.is_contiguous() for part in (q, k, v))
+    torch.testing.assert_close(attend(q, k, v), F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-6)
 
 
 def test_conditional_norm_is_chosen_per_part() -> None:
