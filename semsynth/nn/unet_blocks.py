@@ -1,15 +1,15 @@
-"""Guided-diffusion UNet blocks (official module layout and key names): time embedding, GroupNorm32, ResBlock,
-resampling layers and the sequential container that routes the time embedding and the condition to each block."""
+"""Guided-diffusion UNet blocks (official module layout and key names): time embedding, GroupNorm32, resampling
+layers and the time-conditioned ResBlock, whose norms are plain GroupNorms or a conditional norm such as SPADE."""
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .spade import SPADEGroupNorm
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -82,82 +82,56 @@ def _skip(channels: int, out_channels: int, use_conv: bool) -> nn.Module:
     return nn.Conv2d(channels, out_channels, 3 if use_conv else 1, padding=1 if use_conv else 0)
 
 
+# A conditional norm: built from a channel count, called as ``norm(x, cond)`` (e.g. SPADE on the layout).
+CondNorm = Callable[[int], nn.Module]
+
+
 class ResBlock(TimestepBlock):
-    """Time-conditioned residual block (keys ``in_layers.0/.2``, ``emb_layers.1``, ``out_layers.0/.3``,
-    ``skip_connection``); ``up``/``down`` resample both paths without parameters."""
+    """Time-conditioned residual block; ``up``/``down`` resample both paths without parameters.
+
+    Plain (``cond_norm=None``, guided-diffusion keys ``in_layers.0/.2``, ``emb_layers.1``, ``out_layers.0/.3``,
+    ``skip_connection``): both norms are GroupNorm32. Conditional (SDM's ``SDMResBlock`` keys ``in_norm``,
+    ``in_layers.1``, ``emb_layers.1``, ``out_norm``, ``out_layers.2``, ``skip_connection``): both norms are
+    ``cond_norm(channels)`` modules called with the condition, e.g. SPADE on the layout."""
 
     def __init__(self, channels: int, emb_channels: int, dropout: float = 0.0, out_channels: int | None = None,
                  use_conv: bool = False, use_scale_shift_norm: bool = True, up: bool = False,
-                 down: bool = False, groups: int = 32) -> None:
+                 down: bool = False, groups: int = 32, cond_norm: CondNorm | None = None) -> None:
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(normalization(channels, groups), nn.SiLU(),
-                                       nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.conditional = cond_norm is not None
+        norm = cond_norm if self.conditional else (lambda width: normalization(width, groups))
+        in_layers = [norm(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1)]
+        if self.conditional:
+            self.in_norm = in_layers.pop(0)
+        self.in_layers = nn.Sequential(*in_layers)
         self.updown = up or down
         self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
                                                              else out_channels))
-        self.out_layers = nn.Sequential(normalization(out_channels, groups), nn.SiLU(), nn.Dropout(dropout),
-                                        nn.Conv2d(out_channels, out_channels, 3, padding=1))
+        out_layers = [norm(out_channels), nn.SiLU(), nn.Dropout(dropout),
+                      nn.Conv2d(out_channels, out_channels, 3, padding=1)]
+        if self.conditional:
+            self.out_norm = out_layers.pop(0)
+        self.out_layers = nn.Sequential(*out_layers)
         self.skip_connection = _skip(channels, out_channels, use_conv)
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if self.updown:
-            h = self.in_layers[:-1](x)
-            h, x = self.in_layers[-1](self.h_upd(h)), self.x_upd(x)
-        else:
-            h = self.in_layers(x)
-        emb_out = self.emb_layers(emb).to(h.dtype)[..., None, None]
-        if self.use_scale_shift_norm:
-            scale, shift = emb_out.chunk(2, dim=1)
-            h = self.out_layers[0](h) * (1 + scale) + shift
-            h = self.out_layers[1:](h)
-        else:
-            h = self.out_layers(h + emb_out)
-        return self.skip_connection(x) + h
+    def _in_norm(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return self.in_norm(x, cond) if self.conditional else self.in_layers[0](x)
 
-
-class SDMResBlock(TimestepBlock):
-    """SDM's decoder block: ResBlock whose two GroupNorms are SPADE group norms on the layout ``cond``
-    (keys ``in_norm``, ``in_layers.1``, ``emb_layers.1``, ``out_norm``, ``out_layers.2``, ``skip_connection``)."""
-
-    def __init__(self, channels: int, emb_channels: int, cond_channels: int, dropout: float = 0.0,
-                 out_channels: int | None = None, use_conv: bool = False, use_scale_shift_norm: bool = True,
-                 up: bool = False, down: bool = False, spade_hidden: int = 128, groups: int = 32) -> None:
-        super().__init__()
-        out_channels = out_channels or channels
-        self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_norm = SPADEGroupNorm(channels, cond_channels, spade_hidden, groups=groups)
-        self.in_layers = nn.Sequential(nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
-        self.updown = up or down
-        self.h_upd, self.x_upd = _resampler(up, down), _resampler(up, down)
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm
-                                                             else out_channels))
-        self.out_norm = SPADEGroupNorm(out_channels, cond_channels, spade_hidden, groups=groups)
-        self.out_layers = nn.Sequential(nn.SiLU(), nn.Dropout(dropout),
-                                        nn.Conv2d(out_channels, out_channels, 3, padding=1))
-        self.skip_connection = _skip(channels, out_channels, use_conv)
+    def _out_norm(self, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return self.out_norm(h, cond) if self.conditional else self.out_layers[0](h)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.in_layers[0](self.in_norm(x, cond))
+        h = self.in_layers[-2](self._in_norm(x, cond))
         if self.updown:
             h, x = self.h_upd(h), self.x_upd(x)
-        h = self.in_layers[1](h)
+        h = self.in_layers[-1](h)
         emb_out = self.emb_layers(emb).to(h.dtype)[..., None, None]
         if self.use_scale_shift_norm:
             scale, shift = emb_out.chunk(2, dim=1)
-            h = self.out_norm(h, cond) * (1 + scale) + shift
+            h = self._out_norm(h, cond) * (1 + scale) + shift
         else:
-            h = self.out_norm(h + emb_out, cond)
-        return self.skip_connection(x) + self.out_layers(h)
-
-
-class EmbedSequential(nn.Sequential):
-    """Sequential container passing ``(x, emb, cond)`` to time/condition blocks and ``x`` alone to the others
-    (official ``TimestepEmbedSequential``)."""
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        for layer in self:
-            x = layer(x, emb, cond) if isinstance(layer, TimestepBlock) else layer(x)
-        return x
+            h = self._out_norm(h + emb_out, cond)
+        return self.skip_connection(x) + self.out_layers[-3:](h)
