@@ -27,9 +27,8 @@ class Segments:
     without a class (ignored) get class ``L``, whose parameters are zero (as the official all-zero one-hot)."""
 
     def __init__(self, semantics: torch.Tensor, instances: torch.Tensor, label_nc: int) -> None:
-        classes = semantics[:, :label_nc]
-        labelled = classes.amax(dim=1) > 0
-        cls = torch.where(labelled, classes.argmax(dim=1), label_nc)
+        present, cls = semantics[:, :label_nc].max(dim=1)
+        cls = torch.where(present > 0, cls, label_nc)
         inst = instances.argmax(dim=1)
         count, class_count = instances.shape[1], label_nc + 1
         image = torch.arange(len(cls), device=cls.device).view(-1, 1, 1)
@@ -66,7 +65,8 @@ class ILADE(nn.Module):
         weight = torch.cat([self.weight, zero])[segments.classes].transpose(1, 2)     # [S, 2, C]
         bias = torch.cat([self.bias, zero])[segments.classes].transpose(1, 2)
         projected = self.fc_noise(noise)[segments.images, segments.instances]        # [S, 2, C]
-        table = (weight * projected + bias).flatten(1).t().contiguous()              # [2C, S]
-        modulation = torch.stack([table.index_select(1, ids) for ids in segments.pixels((height, width))])
+        table = (weight * projected + bias).flatten(1).t()                           # [2C, S]
+        pixels = segments.pixels((height, width))                                    # [B, h*w]
+        modulation = torch.gather(table.expand(batch, -1, -1), 2, pixels.unsqueeze(1).expand(-1, 2 * channels, -1))
         modulation = modulation.view(batch, 2, channels, height, width)
         return modulation[:, 0] * normalized + modulation[:, 1]
