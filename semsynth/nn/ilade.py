@@ -33,8 +33,9 @@ class Segments:
         count, class_count = instances.shape[1], label_nc + 1
         image = torch.arange(len(cls), device=cls.device).view(-1, 1, 1)
         unique, ids = torch.unique((image * class_count + cls) * count + inst, return_inverse=True)
-        self.images, self.classes, self.instances = unique // (class_count * count), unique // count % class_count, \
-            unique % count                                                  # [S] each
+        self.images = unique // (class_count * count)                      # [S]: each segment's image,
+        self.classes = unique // count % class_count                        # class
+        self.instances = unique % count                                     # and instance
         self._ids = ids.unsqueeze(1).double()                               # [B, 1, H, W], exact ids for resizing
         self._pixels: dict[tuple[int, int], torch.Tensor] = {}
 
