@@ -2,18 +2,23 @@
 
 ``shapes``: the ``inade`` method end to end (layout -> uint8), with the shipped checkpoint when present, else a
 random network of the same configuration. ``ade20k`` / ``cityscapes``: the full-size official generator with random
-weights on random blocky layouts (network only; no checkpoint needed).
+weights on random blocky layouts (network only; no checkpoint needed), once as one call for the batch and once as
+one call per image (what the method does on the CPU, where it keeps batches bit-exact with one-by-one generation).
+``ilade``: one ILADE layer at 256x256 with 64 channels and ADE20K's 151 classes at batch 1, 8 and 16: ours (segments
+found once per generator pass, timed on their own line) against the official per-pixel one-hot formulation, with the
+layer's batch norm alone as a reference for what memory traffic alone costs per image at each batch size.
 
-Run: ``python benchmarks/inade.py [shapes] [ade20k] [cityscapes] [--batch B]``.
+Run: ``python benchmarks/inade.py [shapes] [ade20k] [cityscapes] [ilade] [--batch B]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 
 def timed(call: Callable[[], object], count: int, repeats: int = 3) -> tuple[float, float]:
@@ -29,7 +34,7 @@ def timed(call: Callable[[], object], count: int, repeats: int = 3) -> tuple[flo
     return count / best_wall, best_cpu / count
 
 
-def shapes_method(batch: int) -> tuple[str, Callable[[], object]]:
+def shapes_method(batch: int) -> Iterator[tuple[str, Callable[[], object]]]:
     from semsynth import weights
     from semsynth.datasets.shapes import Shapes
     from semsynth.methods.inade.method import INADE
@@ -43,11 +48,22 @@ def shapes_method(batch: int) -> tuple[str, Callable[[], object]]:
                                      INADEEncoder.from_official_config(SHAPES_OPTIONS), SHAPES_OPTIONS)
         label = "random weights"
     layouts = [Shapes(split="val").layout(index) for index in range(batch)]
-    return f"shapes 64x64 method ({label})", lambda: method.generate_batch(layouts, list(range(batch)))
+    yield f"shapes 64x64 method ({label})", lambda: method.generate_batch(layouts, list(range(batch)))
 
 
-def full_size(dataset: str, batch: int) -> tuple[str, Callable[[], object]]:
+def blocky_inputs(classes: int, batch: int, height: int, width: int, generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random layouts of 32x32 blocks: INADE's semantics (one-hot + edges) and instance one-hot (each present class
+    one instance, numbered per image as the method does)."""
     from semsynth.methods.inade.inputs import instance_onehot, semantics
+
+    coarse = torch.randint(0, classes, (batch, height // 32, width // 32), generator=generator)
+    labels = coarse.repeat_interleave(32, 1).repeat_interleave(32, 2)
+    instances = torch.stack([torch.unique(image, return_inverse=True)[1] for image in labels])
+    return semantics(labels, labels, classes), instance_onehot(instances)
+
+
+def full_size(dataset: str, batch: int) -> Iterator[tuple[str, Callable[[], object]]]:
     from semsynth.methods.inade.model import INADEGenerator, class_channels
     from semsynth.methods.inade.presets import OFFICIAL_OPTIONS
 
@@ -55,18 +71,63 @@ def full_size(dataset: str, batch: int) -> tuple[str, Callable[[], object]]:
     net = INADEGenerator.from_official_config(options).eval()
     height, width = net.output_size
     generator = torch.Generator().manual_seed(0)
-    coarse = torch.randint(0, class_channels(options), (batch, height // 32, width // 32), generator=generator)
-    labels = coarse.repeat_interleave(32, 1).repeat_interleave(32, 2)
-    segmap, onehot = semantics(labels, labels, class_channels(options)), instance_onehot(torch.unique(
-        labels, return_inverse=True)[1])
+    segmap, onehot = blocky_inputs(class_channels(options), batch, height, width, generator)
     noise = torch.randn(batch, onehot.shape[1], 2, net.noise_nc, generator=generator)
     vector = torch.randn(batch, net.z_dim, generator=generator)
 
-    def call() -> object:
+    def call(rows: slice) -> object:
         with torch.no_grad():
-            return net(segmap, onehot, noise, vector)
+            return net(segmap[rows], onehot[rows], noise[rows], vector[rows])
 
-    return f"{dataset} {height}x{width} generator (random weights)", call
+    label = f"{dataset} {height}x{width} generator (random weights)"
+    yield f"{label}, one call", lambda: call(slice(None))
+    yield f"{label}, one call per image", lambda: [call(slice(row, row + 1)) for row in range(batch)]
+
+
+def official_ilade(layer: torch.nn.Module, x: torch.Tensor, segmap: torch.Tensor, instances: torch.Tensor,
+                   noise: torch.Tensor) -> torch.Tensor:
+    """The official formulation of an ILADE layer, for comparison: both maps nearest-resized to the layer, then
+    gamma and beta of every pixel as one-hot sums over the classes and over the instances."""
+    size = x.shape[-2:]
+    classes = F.interpolate(segmap, size=size, mode="nearest")[:, :-1]      # the edge channel is dropped
+    members = F.interpolate(instances, size=size, mode="nearest")
+    projected = layer.fc_noise(noise)                                        # [B, K, 2, C]
+    gamma_beta = []
+    for index in (0, 1):
+        class_weight = torch.einsum("blhw,lc->bchw", classes, layer.weight[..., index])
+        class_bias = torch.einsum("blhw,lc->bchw", classes, layer.bias[..., index])
+        instance_noise = torch.einsum("bkhw,bkc->bchw", members, projected[:, :, index])
+        gamma_beta.append(class_weight * instance_noise + class_bias)
+    return gamma_beta[0] * layer.param_free_norm(x) + gamma_beta[1]
+
+
+def ilade_layer(batch: int) -> Iterator[tuple[str, Callable[[], object]]]:
+    from semsynth.methods.inade.model import class_channels
+    from semsynth.methods.inade.presets import OFFICIAL_OPTIONS
+    from semsynth.nn.ilade import ILADE, Segments
+
+    classes, channels, size = class_channels(OFFICIAL_OPTIONS["ade20k"]), 64, 256
+    generator = torch.Generator().manual_seed(0)
+    segmap, onehot = blocky_inputs(classes, batch, size, size, generator)
+    layer = ILADE(channels, classes, 64).eval()
+    x = torch.randn(batch, channels, size, size, generator=generator)
+    noise = torch.randn(batch, onehot.shape[1], 2, 64, generator=generator)
+    segments = Segments(segmap, onehot, classes)
+
+    def ours() -> torch.Tensor:
+        with torch.no_grad():
+            return layer(x, segments, noise)
+
+    def official() -> torch.Tensor:
+        with torch.no_grad():
+            return official_ilade(layer, x, segmap, onehot, noise)
+
+    difference = (ours() - official()).abs().max().item()
+    yield f"ours (max |ours - official| {difference:.1e})", ours
+    yield "official formulation", official
+    yield "ours: finding the segments (once per generator pass)", lambda: Segments(segmap, onehot, classes).pixels(
+        (size, size))
+    yield "its batch norm alone (memory-traffic reference)", lambda: layer.param_free_norm(x)
 
 
 def main() -> None:
@@ -76,9 +137,17 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for target in args.targets:
-        label, call = shapes_method(args.batch) if target == "shapes" else full_size(target, args.batch)
-        rate, cpu = timed(call, args.batch)
-        print(f"{label}, batch {args.batch}: {rate:.2f} images/s, {cpu:.3f} CPU s/image")
+        if target == "ilade":
+            print("one ILADE layer, 256x256, 64 channels, 151 classes (ADE20K), random blocky layouts")
+            for batch in (1, 8, 16):
+                for label, call in ilade_layer(batch):
+                    rate, cpu = timed(call, batch, repeats=2)
+                    print(f"  batch {batch:2d}, {label}: {batch / rate:.3f} s per call, {cpu:.4f} CPU s/image")
+            continue
+        cases = shapes_method(args.batch) if target == "shapes" else full_size(target, args.batch)
+        for label, call in cases:
+            rate, cpu = timed(call, args.batch)
+            print(f"{label}, batch {args.batch}: {rate:.2f} images/s, {cpu:.3f} CPU s/image")
 
 
 if __name__ == "__main__":

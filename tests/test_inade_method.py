@@ -57,6 +57,44 @@ def test_batch_equals_one_by_one_with_different_instance_counts(method, layouts)
         assert torch.equal(image, method.generate(layout, seed))
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_shipped_checkpoint_batches_of_any_grouping_equal_one_by_one(batch_size):
+    shipped = INADE(dataset="shapes")
+    val = Shapes(split="val")
+    layouts = [val.layout(index) for index in range(9)]
+    seeds = list(range(9))
+    single = torch.stack([shipped.generate(layout, seed) for layout, seed in zip(layouts, seeds)])
+    order = [8, 2, 5, 0, 7, 3, 6, 1, 4]          # other batch partners than in index order
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    for chosen in batches:
+        images = shipped.generate_batch([layouts[i] for i in chosen], [seeds[i] for i in chosen])
+        for index, image in zip(chosen, images):
+            assert torch.equal(image, single[index]), (batch_size, chosen, index)
+
+
+def test_ilade_segments_and_modulation_stay_within_each_image(layouts):
+    from semsynth.nn.ilade import ILADE, Segments
+
+    torch.manual_seed(0)
+    chosen = layouts + [Shapes(split="val").layout(3)]
+    instances = torch.stack([layout_instances(layout) for layout in chosen])
+    segmap = semantics(torch.stack([layout.labels for layout in chosen]), instances, 10)
+    onehot = instance_onehot(instances)
+    segments = Segments(segmap, onehot, 10)
+    pixels = segments.pixels((64, 64)).view(len(chosen), 64, 64)
+    for image, layout in enumerate(chosen):
+        assert torch.equal(segments.images[pixels[image]], torch.full((64, 64), image))
+        assert torch.equal(segments.classes[pixels[image]], layout.labels)
+        assert torch.equal(segments.instances[pixels[image]], instances[image])
+    layer = ILADE(8, 10, 4).eval()
+    x, noise = torch.randn(len(chosen), 8, 32, 32), torch.randn(len(chosen), onehot.shape[1], 2, 4)
+    with torch.no_grad():
+        out = layer(x, segments, noise)
+        swapped = [0, 3, 2, 1]                   # image 0 and 2 keep their place, 1 and 3 trade theirs
+        other = layer(x[swapped], Segments(segmap[swapped], onehot[swapped], 10), noise[swapped])
+    assert torch.equal(other[0], out[0]) and torch.equal(other[2], out[2]) and torch.equal(other[1], out[3])
+
+
 def _change(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
     difference = (a.float() - b.float()).abs().mean(0)
     return difference[mask].mean().item(), difference[~mask].mean().item()

@@ -6,10 +6,11 @@ for gamma, 1 for beta); one noise tensor ``[B, K, 2, noise_nc]`` shared by all l
 ``beta`` likewise with index 1, and the output is ``gamma * BN(x) + beta`` (no "1 +"). The batch norm has no affine
 part and uses its running statistics in eval mode.
 
-The official layer forms gamma and beta with one-hot sums at every pixel. Here the (class, instance) pairs present
-in the batch ("segments") are found once per forward pass (``Segments``); each layer computes the modulation per
-segment and spreads it with one matrix product over the nearest-resized segment map, which gives the same values
-for one-hot inputs at a fraction of the cost.
+The official layer forms gamma and beta with one-hot sums at every pixel. Here the (class, instance) pairs of each
+image ("segments") are found once per forward pass (``Segments``); each layer computes gamma and beta once per
+segment and gathers them to the pixels through the nearest-resized segment map. This gives the official values
+for one-hot inputs, an image's result never depends on the other images of the batch, and the cost per image does
+not grow with the batch size.
 """
 
 from __future__ import annotations
@@ -20,28 +21,30 @@ from torch import nn
 
 
 class Segments:
-    """The (class, instance) segments of one-hot ``semantics`` ``[B, L(+1 edge), H, W]`` and ``instances``
-    ``[B, K, H, W]``; ``members(size)`` is the float one-hot ``[B, S, h*w]`` of the nearest-resized segment map.
-    Pixels without a class (ignored) get class ``L``, whose parameters are zero (as the official all-zero one-hot)."""
+    """The (class, instance) segments of each image of one-hot ``semantics`` ``[B, L(+1 edge), H, W]`` and
+    ``instances`` ``[B, K, H, W]``: segment ``s`` belongs to image ``images[s]`` and has class ``classes[s]`` and
+    instance ``instances[s]``; ``pixels(size)`` maps each pixel of the nearest-resized maps to its segment. Pixels
+    without a class (ignored) get class ``L``, whose parameters are zero (as the official all-zero one-hot)."""
 
     def __init__(self, semantics: torch.Tensor, instances: torch.Tensor, label_nc: int) -> None:
-        classes = semantics[:, :label_nc]
-        labelled = classes.amax(dim=1) > 0
-        cls = torch.where(labelled, classes.argmax(dim=1), label_nc)
+        present, cls = semantics[:, :label_nc].max(dim=1)
+        cls = torch.where(present > 0, cls, label_nc)
         inst = instances.argmax(dim=1)
-        count = instances.shape[1]
-        unique, ids = torch.unique(cls * count + inst, return_inverse=True)
-        self.classes, self.instances = unique // count, unique % count      # [S]
-        self.ids = ids.unsqueeze(1).to(semantics.dtype)                       # [B, 1, H, W] float for resizing
-        self.dtype = semantics.dtype
-        self._members: dict[tuple[int, int], torch.Tensor] = {}
+        count, class_count = instances.shape[1], label_nc + 1
+        image = torch.arange(len(cls), device=cls.device).view(-1, 1, 1)
+        unique, ids = torch.unique((image * class_count + cls) * count + inst, return_inverse=True)
+        self.images = unique // (class_count * count)                      # [S]: each segment's image,
+        self.classes = unique // count % class_count                        # class
+        self.instances = unique % count                                     # and instance
+        self._ids = ids.unsqueeze(1).double()                               # [B, 1, H, W], exact ids for resizing
+        self._pixels: dict[tuple[int, int], torch.Tensor] = {}
 
-    def members(self, size: tuple[int, int]) -> torch.Tensor:
+    def pixels(self, size: tuple[int, int]) -> torch.Tensor:
+        """The segment of every pixel of the maps nearest-resized to ``size``: long ``[B, h*w]``."""
         size = (int(size[0]), int(size[1]))
-        if size not in self._members:
-            ids = F.interpolate(self.ids, size=size, mode="nearest").flatten(1).long()     # [B, h*w]
-            self._members[size] = F.one_hot(ids, len(self.classes)).transpose(1, 2).to(self.dtype)
-        return self._members[size]
+        if size not in self._pixels:
+            self._pixels[size] = F.interpolate(self._ids, size=size, mode="nearest").flatten(1).long()
+        return self._pixels[size]
 
 
 class ILADE(nn.Module):
@@ -60,10 +63,11 @@ class ILADE(nn.Module):
         normalized = self.param_free_norm(x)
         batch, channels, height, width = x.shape
         zero = self.weight.new_zeros(1, channels, 2)
-        weight = torch.cat([self.weight, zero])[segments.classes]                 # [S, C, 2]
-        bias = torch.cat([self.bias, zero])[segments.classes]
-        projected = self.fc_noise(noise)[:, segments.instances]                  # [B, S, 2, C]
-        per_segment = weight.transpose(1, 2) * projected + bias.transpose(1, 2)  # [B, S, 2, C]
-        modulation = per_segment.flatten(2).transpose(1, 2) @ segments.members((height, width))   # [B, 2C, hw]
+        weight = torch.cat([self.weight, zero])[segments.classes].transpose(1, 2)     # [S, 2, C]
+        bias = torch.cat([self.bias, zero])[segments.classes].transpose(1, 2)
+        projected = self.fc_noise(noise)[segments.images, segments.instances]        # [S, 2, C]
+        table = (weight * projected + bias).flatten(1).t()                           # [2C, S]
+        pixels = segments.pixels((height, width))                                    # [B, h*w]
+        modulation = torch.gather(table.expand(batch, -1, -1), 2, pixels.unsqueeze(1).expand(-1, 2 * channels, -1))
         modulation = modulation.view(batch, 2, channels, height, width)
         return modulation[:, 0] * normalized + modulation[:, 1]
