@@ -98,7 +98,7 @@ def test_torchrun_two_rank_training_writes_one_log_and_checkpoint(tmp_path, layo
     """``bench train`` under torchrun (gloo on the CPU): rank 0 alone logs and checkpoints, resumes, and exports."""
     tiny = [f"--set={key}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
             for key, v in TINY.items() if key != "num_classes"]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "semsynth", "train", "--method", "sdm", "--dataset", "shapes", "--batch-size", "1",
                "--set", "crop=32", "--set", "log_every=1", *tiny, "--out", str(tmp_path), "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
