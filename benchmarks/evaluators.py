@@ -5,7 +5,7 @@ depend on the weight values), each in a fresh process so that its peak memory is
 stream their features into FID statistics as the metric does; LPIPS scores consecutive pairs. Besides wall-clock
 throughput it prints throughput per CPU-second (all threads), which stays meaningful on a shared, busy machine.
 
-    python benchmarks/evaluators.py --images 2000 --batch-size 50 --device cpu
+    PYTHONPATH=. python benchmarks/evaluators.py --images 2000 --batch-size 50 --device cpu
     python benchmarks/evaluators.py --images 200 --backbones inception-clean,lpips-alex   # a quick look
 """
 
@@ -32,14 +32,14 @@ STANDINS = {  # backbone -> (stand-in writer, catalog file)
 
 def measure(name: str, folder: str, images: int, batch_size: int, size: tuple[int, int], device: str) -> dict:
     """Load backbone ``name`` from ``folder`` and stream ``images`` random uint8 images through it."""
-    from semsynth.evaluators import _standins
-    from semsynth.evaluators.backbones import load_distance, load_features
+    from tests import standins
+    from semsynth.backbones.base import load_distance, load_features
     from semsynth.evaluators.fid import new_stats, update_stats
 
     writer, file = STANDINS[name]
     path = Path(folder) / file
     if not path.exists():
-        getattr(_standins, writer)(path)
+        getattr(standins, writer)(path)
     pair = name == "lpips-alex"
     backbone = (load_distance if pair else load_features)(name, device=device, checkpoint=path)
     stats = None if pair else new_stats(backbone.dim)

@@ -7,15 +7,15 @@ import shutil
 import pytest
 import torch
 
-from semsynth.evaluators import _standins
+from tests import standins
 from semsynth.evaluators.base import EvalBatch
-from semsynth.evaluators.diversity import Diversity, random_group_pairs
-from semsynth.evaluators.lpips_alex import LPIPSAlex
+from semsynth.evaluators.lpips_diversity import Diversity, random_group_pairs
+from semsynth.backbones.lpips_alex import LPIPSAlex
 
 
 @pytest.fixture(scope="module")
 def trunk(tmp_path_factory):
-    return _standins.alexnet(tmp_path_factory.mktemp("weights") / "alexnet-owt-7be5be79.pth", seed=1)
+    return standins.alexnet(tmp_path_factory.mktemp("weights") / "alexnet-owt-7be5be79.pth", seed=1)
 
 
 @pytest.fixture(scope="module")

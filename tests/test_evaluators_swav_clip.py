@@ -7,20 +7,20 @@ from PIL import Image
 from torchvision import transforms
 
 from semsynth.errors import UserError
-from semsynth.evaluators import _standins
+from tests import standins
 from semsynth.evaluators.base import EvalBatch, EvalContext
-from semsynth.evaluators.clip import CLIPFeatures
-from semsynth.evaluators.clip import preprocess as clip_preprocess
+from semsynth.backbones.clip import CLIPFeatures
+from semsynth.backbones.clip import preprocess as clip_preprocess
 from semsynth.evaluators.fid import SwAVFID
 from semsynth.evaluators.kid import KID
-from semsynth.evaluators.swav import MEAN, STD, SwAVFeatures, preprocess
+from semsynth.backbones.swav import MEAN, STD, SwAVFeatures, preprocess
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
-    return {"swav": _standins.swav_resnet50(folder / "swav_800ep_pretrain.pth.tar"),
-            "clip": _standins.clip_vit_b32(folder / "ViT-B-32.pt")}
+    return {"swav": standins.swav_resnet50(folder / "swav_800ep_pretrain.pth.tar"),
+            "clip": standins.clip_vit_b32(folder / "ViT-B-32.pt")}
 
 
 def _images(n: int, h: int, w: int, seed: int) -> torch.Tensor:

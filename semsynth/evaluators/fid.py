@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..registry import METRICS
-from .backbones import FeatureBackbone, load_features
+from ..backbones.base import FeatureBackbone, load_features
 from .base import EvalBatch, EvalContext, Metric, State
 
 

@@ -61,7 +61,7 @@ def region_distance(backbone: str, device: torch.device | str = "cpu") -> Region
     features as the ``lpips`` metric on shapes) or ``lpips-alex`` (the lpips package's AlexNet layers, whose
     linear heads are not used so that the per-layer maps stay comparable)."""
     if backbone == "shapes-segnet":
-        from .segmenters.shapes_segnet import ShapesDistance
+        from ..backbones.shapes_net import ShapesDistance
 
         evaluator = ShapesDistance(device=device)
         return RegionDistance(lambda images: evaluator.net.stages(evaluator.preprocess(images)), backbone)

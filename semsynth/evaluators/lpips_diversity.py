@@ -16,7 +16,7 @@ import torch
 
 from ..errors import UserError
 from ..registry import METRICS
-from .backbones import PairDistance, load_distance
+from ..backbones.base import PairDistance, load_distance
 from .base import EvalBatch, EvalContext, Metric, State
 
 
