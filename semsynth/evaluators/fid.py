@@ -10,7 +10,8 @@ across SciPy versions): tr sqrt(S1 S2) = sum of sqrt(eig(S1^1/2 S2 S1^1/2)), exa
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -109,12 +110,12 @@ class FID(Metric):
         self.reference_split = context.options.get("reference_split", self.reference_split)
         self.load_reference(context)
 
-    def reference_file(self, context: EvalContext, kind: str):
+    def reference_file(self, context: EvalContext, kind: str) -> tuple[Path, str]:
         """The cache file of this metric's reference ``kind`` and its key."""
         return reference_cache(self.backbone, context, kind, self.reference_split, self.reference_limit,
                                {**self.identity(), "pre_resize": self.pre_resize})
 
-    def reference_rows(self, context: EvalContext):
+    def reference_rows(self, context: EvalContext) -> Iterator[torch.Tensor]:
         """The real images' features, batch by batch."""
         return reference_features(self.backbone, context, self.reference_split, self.reference_limit,
                                   self.pre_resize)
