@@ -1,11 +1,12 @@
 """Evaluator backbones: features (or LPIPS pairs) per second and peak memory while streaming N images.
 
 Runs every backbone on randomly initialised stand-in weights of the real architectures (speed and memory do not
-depend on the weight values), each in a fresh process so that its peak memory is its own. FID/KID-style backbones
-stream their features into FID statistics as the metric does; LPIPS scores consecutive pairs. Besides wall-clock
+depend on the weight values), each in a fresh process so that its peak memory is its own. As in the metrics, images
+pass one at a time (batch-size independent values): FID/KID-style backbones stream their features into FID
+statistics; LPIPS scores consecutive pairs. Besides wall-clock
 throughput it prints throughput per CPU-second (all threads), which stays meaningful on a shared, busy machine.
 
-    python benchmarks/evaluators.py --images 2000 --batch-size 50 --device cpu
+    PYTHONPATH=. python benchmarks/evaluators.py --images 2000 --batch-size 50 --device cpu
     python benchmarks/evaluators.py --images 200 --backbones inception-clean,lpips-alex   # a quick look
 """
 
@@ -32,14 +33,14 @@ STANDINS = {  # backbone -> (stand-in writer, catalog file)
 
 def measure(name: str, folder: str, images: int, batch_size: int, size: tuple[int, int], device: str) -> dict:
     """Load backbone ``name`` from ``folder`` and stream ``images`` random uint8 images through it."""
-    from semsynth.evaluators import _standins
-    from semsynth.evaluators.backbones import load_distance, load_features
+    from tests import standins
+    from semsynth.backbones.base import load_distance, load_features, per_image
     from semsynth.evaluators.fid import new_stats, update_stats
 
     writer, file = STANDINS[name]
     path = Path(folder) / file
     if not path.exists():
-        getattr(_standins, writer)(path)
+        getattr(standins, writer)(path)
     pair = name == "lpips-alex"
     backbone = (load_distance if pair else load_features)(name, device=device, checkpoint=path)
     stats = None if pair else new_stats(backbone.dim)
@@ -51,9 +52,9 @@ def measure(name: str, folder: str, images: int, batch_size: int, size: tuple[in
     done, started, cpu_started = 0, None, None
     while done < images:
         if pair:
-            backbone.distance(batch[:batch_size], batch[batch_size:])
+            per_image(backbone.distance, batch[:batch_size], batch[batch_size:])
         else:
-            update_stats(stats, backbone.features(batch))
+            update_stats(stats, per_image(backbone.features, batch))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if started is None:         # the first batch warms up (allocations, cuDNN autotuning)

@@ -120,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.segmenter:
         if args.segmenter != "shapes-segnet":
             raise UserError(f"only the shapes network is trained by this suite, not '{args.segmenter}'")
-        from .evaluators.segmenters.shapes_segnet import train
+        from .evaluators.segmenters.train_shapes_segnet import train
 
         out = Path(args.out or "semsynth/assets/shapes_segnet.safetensors")
         options = {key: value for key, value in {"steps": args.steps, "batch_size": args.batch_size}.items()

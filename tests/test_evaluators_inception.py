@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from semsynth.evaluators import _standins
+from tests import standins
 from semsynth.evaluators.fid import new_stats, stats_distance, update_stats
-from semsynth.evaluators.inception import InceptionFeatures
+from semsynth.backbones.inception import InceptionFeatures
 
 FILES = {"clean": "inception-2015-12-05.pt", "legacy_tensorflow": "inception-2015-12-05.pt",
          "legacy_pytorch": "pt_inception-2015-12-05-6726825d.pth"}
@@ -29,10 +29,10 @@ def _smooth_images(n: int, seed: int) -> torch.Tensor:
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("inception")
     (root / "weights").mkdir()
-    _standins.inception_torchscript(root / "weights" / FILES["clean"], seed=0)
+    standins.inception_torchscript(root / "weights" / FILES["clean"], seed=0)
     hub = root / "torch_home" / "hub" / "checkpoints"     # where clean-fid's legacy_pytorch loads from
     hub.mkdir(parents=True)
-    _standins.inception_pytorch_fid(hub / FILES["legacy_pytorch"], seed=0)
+    standins.inception_pytorch_fid(hub / FILES["legacy_pytorch"], seed=0)
     images = {"real": _smooth_images(2, 0), "fake": _smooth_images(2, 1)}
     for name, batch in images.items():
         (root / name).mkdir()

@@ -7,15 +7,16 @@ import shutil
 import pytest
 import torch
 
-from semsynth.evaluators import _standins
+from tests import standins
+from semsynth.backbones.base import per_image
 from semsynth.evaluators.base import EvalBatch
-from semsynth.evaluators.diversity import Diversity, random_group_pairs
-from semsynth.evaluators.lpips_alex import LPIPSAlex
+from semsynth.evaluators.lpips_diversity import LPIPSDiversity, random_group_pairs
+from semsynth.backbones.lpips_alex import LPIPSAlex
 
 
 @pytest.fixture(scope="module")
 def trunk(tmp_path_factory):
-    return _standins.alexnet(tmp_path_factory.mktemp("weights") / "alexnet-owt-7be5be79.pth", seed=1)
+    return standins.alexnet(tmp_path_factory.mktemp("weights") / "alexnet-owt-7be5be79.pth", seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,8 @@ def test_lpips_is_independent_of_batch_size(ours):
     torch.testing.assert_close(ours.distance(a, b), single, rtol=1e-6, atol=1e-7)
 
 
-def _metric(ours, **options) -> Diversity:
-    metric = Diversity(**options)
+def _metric(ours, **options) -> LPIPSDiversity:
+    metric = LPIPSDiversity(**options)
     metric.distance = ours
     return metric
 
@@ -67,7 +68,7 @@ def test_random_groups_scores_random_pairs_of_groups(ours):
     assert record["pairs"] == [list(p) for p in pairs] and record["seed"] == 4
     assert all(i != j for i, j in pairs)
     # INADE's definition: each pair of groups scores the mean distance over layouts; the value averages the scores
-    scores = [ours.distance(samples[:, i], samples[:, j]).mean() for i, j in pairs]
+    scores = [per_image(ours.distance, samples[:, i], samples[:, j]).mean() for i, j in pairs]   # one pair at a time
     assert record["value"] == pytest.approx(torch.stack(scores).mean().item(), rel=1e-9)
 
 
@@ -83,7 +84,7 @@ def test_diversity_streams_over_layouts_in_any_batch_size(ours):
     all_pairs = _metric(ours)
     state = all_pairs.new_state()
     all_pairs.update(state, _batch(samples))
-    expected = torch.stack([ours.distance(samples[:, i], samples[:, j]) for i, j in
+    expected = torch.stack([per_image(ours.distance, samples[:, i], samples[:, j]) for i, j in
                             itertools.combinations(range(3), 2)]).mean()
     assert all_pairs.compute(state) == {"value": pytest.approx(expected.item(), rel=1e-9), "backbone": "lpips-alex",
                                         "pairing": "all-pairs", "n_layouts": 4}

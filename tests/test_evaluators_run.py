@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from semsynth.evaluators import _standins
+from tests import standins
 from tests.fixtures_datasets import write_all
 
 
@@ -39,9 +39,9 @@ def test_missing_weights_is_a_one_line_error_naming_the_file(tmp_path):
 def test_run_records_fid_kid_swav_fid_lpips_with_protocol_and_backbone(tmp_path):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
-    _standins.inception_torchscript(weights_dir / "inception-2015-12-05.pt")
-    _standins.swav_resnet50(weights_dir / "swav_800ep_pretrain.pth.tar")
-    _standins.alexnet(weights_dir / "alexnet-owt-7be5be79.pth")
+    standins.inception_torchscript(weights_dir / "inception-2015-12-05.pt")
+    standins.swav_resnet50(weights_dir / "swav_800ep_pretrain.pth.tar")
+    standins.alexnet(weights_dir / "alexnet-owt-7be5be79.pth")
     result = _bench(tmp_path, weights_dir)
     assert result.returncode == 0, result.stderr
     record_path = [line.split("record: ", 1)[1] for line in result.stdout.splitlines() if line.startswith("record: ")]

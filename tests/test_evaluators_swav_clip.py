@@ -7,20 +7,20 @@ from PIL import Image
 from torchvision import transforms
 
 from semsynth.errors import UserError
-from semsynth.evaluators import _standins
+from tests import standins
 from semsynth.evaluators.base import EvalBatch, EvalContext
-from semsynth.evaluators.clip import CLIPFeatures
-from semsynth.evaluators.clip import preprocess as clip_preprocess
-from semsynth.evaluators.fid import SwAVFID
+from semsynth.backbones.clip import CLIPFeatures
+from semsynth.backbones.clip import preprocess as clip_preprocess
 from semsynth.evaluators.kid import KID
-from semsynth.evaluators.swav import MEAN, STD, SwAVFeatures, preprocess
+from semsynth.evaluators.swav_fid import SwAVFID
+from semsynth.backbones.swav import MEAN, STD, SwAVFeatures, preprocess
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
-    return {"swav": _standins.swav_resnet50(folder / "swav_800ep_pretrain.pth.tar"),
-            "clip": _standins.clip_vit_b32(folder / "ViT-B-32.pt")}
+    return {"swav": standins.swav_resnet50(folder / "swav_800ep_pretrain.pth.tar"),
+            "clip": standins.clip_vit_b32(folder / "ViT-B-32.pt")}
 
 
 def _images(n: int, h: int, w: int, seed: int) -> torch.Tensor:
@@ -62,8 +62,6 @@ def test_clip_loads_openai_key_names_and_crops_like_cleanfid(files):
 
 
 def test_fid_family_metrics_end_to_end_on_shapes(files, tmp_path):
-    from semsynth.evaluators import fid as fid_module
-
     context = EvalContext(dataset="shapes", split="val", batch_size=4, cache_dir=tmp_path,
                           options={"protocol": "test"})
     options = {"checkpoint": str(files["swav"]), "reference_limit": 2}
@@ -76,9 +74,10 @@ def test_fid_family_metrics_end_to_end_on_shapes(files, tmp_path):
                       labels=torch.zeros(3, 64, 64, dtype=torch.long))
     states = {metric: metric.new_state() for metric in (swav_fid, kid)}
     swav_fid.update(states[swav_fid], batch)
-    shared = fid_module._last_features[2]
+    [shared] = context.features.entries.values()
     kid.update(states[kid], batch)
-    assert fid_module._last_features[2] is shared                  # one backbone pass for both metrics
+    [again] = context.features.entries.values()
+    assert again is shared                                         # one backbone pass for both metrics
     fid_record, kid_record = swav_fid.compute(states[swav_fid]), kid.compute(states[kid])
     assert fid_record["backbone"] == "swav-r50" and fid_record["mode"] == "swav-morozov"
     assert (fid_record["n_fake"], fid_record["n_real"]) == (3, 2) and fid_record["value"] > 0

@@ -158,7 +158,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 def _metric(name: str, method: INADE):
     from semsynth import load_metric
     from semsynth.evaluators.inade_diversity import RegionDistance
-    from semsynth.evaluators.segmenters.shapes_segnet import ShapesDistance
+    from semsynth.backbones.shapes_net import ShapesDistance
 
     metric = load_metric(name, samples=2, max_regions=2)
     metric.bind(method)

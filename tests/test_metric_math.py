@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from semsynth.evaluators.base import EvalBatch
-from semsynth.evaluators.diversity import all_pairs_mean
+from semsynth.evaluators.lpips_diversity import all_pairs_mean
 from semsynth.evaluators.fid import mean_cov, new_stats, update_stats
 from semsynth.evaluators.miou import confusion_matrix, scores
 

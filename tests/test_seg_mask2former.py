@@ -15,8 +15,8 @@ from semsynth.errors import MissingWeightsError, UserError
 from semsynth.evaluators.segmenters._detectron2 import mmseg_to_detectron2, read_detectron2_pickle
 from semsynth.evaluators.segmenters.mask2former import (Mask2FormerSegmentor, default_size, semantic_inference,
                                                         swin_l_config)
-from semsynth.nn.msdeform_attn import multi_scale_deformable_attn
-from semsynth.nn.swin import PatchMerging, unfold_order
+from semsynth.evaluators.segmenters.msdeform_attn import multi_scale_deformable_attn
+from semsynth.evaluators.segmenters.swin import PatchMerging, unfold_order
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1, shape_only_state
 
 CASE = load_case("mask2former_swin")

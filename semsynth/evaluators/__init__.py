@@ -1,4 +1,4 @@
-"""Metrics (mergeable states); importing this package registers them in METRICS."""
+"""Metrics (declared, mergeable states), one file per metric; importing this package registers them in METRICS."""
 
 from .._discover import import_submodules as _import_submodules
 

@@ -1,7 +1,11 @@
-"""Metrics as mergeable states: ``new_state``, ``update``, ``merge``, ``compute``.
+"""Metrics as declared states: ``add_state``, ``update``, ``merge``, ``reduce``, ``compute``.
 
-A state is a dict of tensors (sums, co-moments, confusion matrices) whose size does not grow with the number of
-images; merging two states (``merge``) and all-reducing one across ranks both add them element by element.
+A metric declares each tensor of its state with ``add_state(name, default, reduce)`` ("sum": counts, sums,
+co-moments, confusion matrices; "cat": rows, one per image or layout). ``new_state``, ``merge`` (the state of the
+union of two disjoint sample sets) and ``reduce`` (the state over all torchrun ranks) follow from the declarations:
+"sum" states add element by element (all-reduce), "cat" states concatenate along dim 0 (all-gather in rank order).
+A metric's per-run data lives only in its state; the metric object holds its configuration and what ``prepare``
+loads (backbones, reference statistics).
 """
 
 from __future__ import annotations
@@ -9,33 +13,64 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Hashable, Optional
 
 import torch
 
 State = dict[str, torch.Tensor]
+REDUCTIONS = ("sum", "cat")
 
 
 @dataclass
 class EvalBatch:
     """Generated samples of a batch of layouts: ``images`` uint8 ``[B, K, 3, H, W]`` (K samples per layout, in
     seed order), ``labels`` int64 ``[B, H, W]`` (the layouts, in the dataset's label space) and optional
-    ``instances`` and ``real`` images uint8 ``[B, 3, H, W]``."""
+    ``instances`` and ``real`` images uint8 ``[B, 3, H, W]``. ``key`` identifies the batch within one evaluation
+    (the runner passes the batch index); metrics share feature passes of a batch under it."""
 
     images: torch.Tensor
     labels: torch.Tensor
     instances: Optional[torch.Tensor] = None
     real: Optional[torch.Tensor] = None
+    key: Optional[Hashable] = None
 
     def first_samples(self) -> torch.Tensor:
         """uint8 ``[B, 3, H, W]``: the first sample (seed 0 of the plan) of each layout."""
         return self.images[:, 0]
 
 
+class FeatureCache:
+    """Backbone features of the batch being evaluated, so that metrics on one backbone (FID and KID) share one pass.
+
+    Entries are keyed by what determines the features (backbone, options, image selection) and belong to one batch:
+    its ``key``, or the batch object itself when it has none. A new batch drops the previous batch's entries.
+    """
+
+    def __init__(self) -> None:
+        self.batch: Optional[EvalBatch] = None
+        self.entries: dict[Hashable, torch.Tensor] = {}
+
+    def _same_batch(self, batch: EvalBatch) -> bool:
+        if self.batch is None:
+            return False
+        if batch.key is not None or self.batch.key is not None:
+            return batch.key == self.batch.key
+        return batch is self.batch
+
+    def get(self, batch: EvalBatch, key: Hashable, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The features stored under ``key`` for ``batch``, computed by ``compute()`` the first time."""
+        if not self._same_batch(batch):
+            self.batch, self.entries = batch, {}
+        if key not in self.entries:
+            self.entries[key] = compute()
+        return self.entries[key]
+
+
 @dataclass
 class EvalContext:
     """What a metric may need before it sees samples: the dataset (for reference statistics), the protocol's
-    settings for this metric, the device and a cache folder for reference statistics."""
+    settings for this metric, the device, a cache folder for reference statistics (shared by all ranks) and the
+    feature cache shared by the metrics of one evaluation."""
 
     dataset: str
     split: str = "val"
@@ -45,34 +80,81 @@ class EvalContext:
     cache_dir: Optional[Path] = None
     quiet: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    features: FeatureCache = field(default_factory=FeatureCache)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """A declared state tensor: its empty value and how two of them combine ("sum" or "cat")."""
+
+    default: torch.Tensor
+    reduce: str
 
 
 class Metric(ABC):
-    """A metric over generated samples. ``prepare`` loads backbones and reference statistics once."""
+    """A metric over generated samples. ``prepare`` loads backbones and reference statistics once.
+
+    The class attributes declare what the runner must provide: ``min_samples_per_layout`` (samples of each layout
+    that ``update`` needs), ``requires_method`` (attributes of the method the metric uses, e.g. ``("resample",)``)
+    and ``segmenter_option`` (the option that ``--segmenter`` sets, for mIoU-type metrics).
+    """
 
     name: ClassVar[str] = ""
+    min_samples_per_layout: ClassVar[int] = 1
+    requires_method: ClassVar[tuple[str, ...]] = ()
+    segmenter_option: ClassVar[str | None] = None
+
+    def add_state(self, name: str, default: torch.Tensor, reduce: str = "sum") -> None:
+        """Declare state ``name`` with its empty value ``default`` and its reduction ("sum" or "cat" along dim 0);
+        declaring a name again replaces it (e.g. once ``prepare`` knows a backbone's dimension)."""
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"state '{name}': reduce must be one of {', '.join(REDUCTIONS)}, not '{reduce}'")
+        if reduce == "cat" and default.dim() == 0:
+            raise ValueError(f"state '{name}': a 'cat' state needs at least one dimension (rows)")
+        self.__dict__.setdefault("_states", {})[name] = StateSpec(default.detach().clone(), reduce)
+
+    @property
+    def states(self) -> dict[str, StateSpec]:
+        """The declared states, by name."""
+        return self.__dict__.get("_states", {})
+
+    def _spec(self, name: str) -> StateSpec:
+        if name not in self.states:
+            raise KeyError(f"metric '{self.name}': state '{name}' was not declared with add_state")
+        return self.states[name]
 
     def prepare(self, context: EvalContext) -> None:
         """Load what the metric needs (backbone, reference statistics); default: nothing."""
 
-    @abstractmethod
     def new_state(self) -> State:
-        """An empty state."""
+        """An empty state: a copy of every declared default."""
+        return {name: spec.default.clone() for name, spec in self.states.items()}
 
     @abstractmethod
     def update(self, state: State, batch: EvalBatch) -> None:
         """Add a batch of samples to ``state`` in place."""
 
     def merge(self, a: State, b: State) -> State:
-        """The state of the union of two disjoint sets of samples (element-wise sum by default)."""
-        return {key: a[key] + b[key] for key in a}
+        """The state of the union of two disjoint sample sets, ``a``'s samples first."""
+        merged = {}
+        for name in a:
+            spec = self._spec(name)
+            merged[name] = a[name] + b[name] if spec.reduce == "sum" else torch.cat([a[name], b[name]])
+        return merged
 
     def reduce(self, state: State) -> State:
-        """The state over all ranks under torchrun: an all-reduce sum by default (states that are sums);
-        metrics whose state is a list of rows (KID) gather instead."""
-        from ..distributed import all_reduce_state
+        """The state over all ranks under torchrun ("sum": all-reduce, "cat": all-gather in rank order)."""
+        from .. import distributed
 
-        return all_reduce_state(state)
+        if distributed.world_size() == 1:
+            return state
+        reduced = {}
+        for name, value in state.items():
+            if self._spec(name).reduce == "sum":
+                reduced[name] = distributed.all_reduce_state({name: value})[name]
+            else:
+                reduced[name] = distributed.all_gather_rows(value)
+        return reduced
 
     @abstractmethod
     def compute(self, state: State) -> dict[str, Any]:

@@ -1,21 +1,25 @@
 """FID from streamed statistics: float64 feature sums and sums of outer products, mergeable by addition.
 
+The statistics are accumulated image by image in plan order (and each image's features computed alone), so the
+value is bit-identical whatever the batch size.
+
 ``frechet_distance`` uses symmetric eigendecompositions instead of ``scipy.linalg.sqrtm`` (whose results changed
 across SciPy versions): tr sqrt(S1 S2) = sum of sqrt(eig(S1^1/2 S2 S1^1/2)), exact for singular covariances too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
+from ..backbones.base import FeatureBackbone, load_features, per_image
 from ..registry import METRICS
-from .backbones import FeatureBackbone, load_features
-from .base import EvalBatch, EvalContext, Metric, State
+from .base import EvalBatch, EvalContext, FeatureCache, Metric, State
+from .reference import computed_once, pre_resize, reference_cache, reference_features
 
 
 def new_stats(dim: int) -> State:
@@ -25,10 +29,13 @@ def new_stats(dim: int) -> State:
 
 
 def update_stats(stats: State, features: torch.Tensor) -> None:
+    """Add features ``[B, D]`` to the statistics one row at a time, so the sums do not depend on how the rows
+    are batched."""
     features = features.detach().to("cpu", torch.float64)
+    for row in features:
+        stats["sum"] += row
+        stats["outer"].addr_(row, row)
     stats["n"] += features.shape[0]
-    stats["sum"] += features.sum(0)
-    stats["outer"] += features.T @ features
 
 
 def mean_cov(stats: State) -> tuple[np.ndarray, np.ndarray]:
@@ -59,92 +66,6 @@ def stats_distance(a: State, b: State) -> float:
     return frechet_distance(*mean_cov(a), *mean_cov(b))
 
 
-def stream_features(backbone: FeatureBackbone, images: torch.Tensor) -> torch.Tensor:
-    """``backbone.features(images)``, reusing the previous result when the same backbone kind sees the same image
-    tensor again (FID and KID of one batch share one Inception pass)."""
-    global _last_features
-    key = (backbone.name, str(getattr(backbone, "file", "")), images.data_ptr(), tuple(images.shape),
-           images.stride(), images._version, str(images.device))
-    if _last_features is None or _last_features[0] != key:
-        _last_features = (key, images, backbone.features(images))   # holding images keeps its memory unshared
-    return _last_features[2]
-
-
-_last_features: tuple | None = None
-
-
-def pre_resize(images: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """Resize uint8 ``[B, 3, H, W]`` to ``size`` (H, W) before the backbone (per-paper protocols), else unchanged."""
-    from ..datasets.base import resize_image
-
-    if size is None or tuple(images.shape[-2:]) == tuple(size):
-        return images
-    return torch.stack([resize_image(image, size, mode="bilinear") for image in images])
-
-
-def reference_cache(backbone: FeatureBackbone, context: EvalContext, kind: str, split: str, limit: int | None,
-                    identity: dict[str, Any]):
-    """The cache file of reference ``kind`` ("stats" or "features") keyed by dataset, split, limit, backbone,
-    resolution, protocol and the metric's options (``identity``), and the key itself."""
-    from ..weights import cache_root
-
-    from ..registry import DATASETS, lookup
-
-    resolution = getattr(lookup(DATASETS, context.dataset), "resolution", None)
-    key = json.dumps({**identity, "kind": kind, "dataset": context.dataset, "split": split, "limit": limit,
-                      "resolution": resolution, "protocol": context.options.get("protocol")},
-                     sort_keys=True, default=str)
-    folder = context.cache_dir or cache_root() / "stats"
-    name = f"{context.dataset}-{split}-{backbone.name}-{kind}-{hashlib.sha1(key.encode()).hexdigest()[:16]}"
-    return folder / f"{name}.safetensors", key
-
-
-def reference_batches(context: EvalContext, split: str, limit: int | None, size: tuple[int, int] | None):
-    """Batches of the real images (uint8 ``[B, 3, H, W]``) of the first ``limit`` examples of ``split``."""
-    from .. import load_dataset
-    from ..progress import progress
-
-    dataset = load_dataset(context.dataset, root=context.data_root, split=split)
-    count = len(dataset) if limit is None else min(limit, len(dataset))
-    for start in progress(range(0, count, context.batch_size), desc=f"reference {context.dataset}/{split}",
-                          quiet=context.quiet):
-        images = torch.stack([dataset[i].image for i in range(start, min(start + context.batch_size, count))])
-        yield pre_resize(images, size).to(context.device)
-
-
-def reference_stats(backbone: FeatureBackbone, context: EvalContext, split: str, limit: int | None,
-                    identity: dict[str, Any], size: tuple[int, int] | None = None) -> State:
-    """Statistics of the real images of ``split`` (first ``limit``), cached under the cache folder by identity.
-
-    The cache key covers the dataset, split, limit, data root, the backbone and its weights (``backbone.identity``,
-    e.g. the sha256 of its file), so a changed file or folder never reuses stale statistics.
-    """
-    from ..store import load_tensors, save_tensors_atomic
-
-    cache, key = reference_cache(backbone, context, "stats", split, limit, {**identity, "pre_resize": size})
-    if cache.is_file():
-        return load_tensors(cache)
-    stats = new_stats(backbone.dim)
-    for images in reference_batches(context, split, limit, size):
-        update_stats(stats, backbone.features(images))
-    save_tensors_atomic(cache, stats, metadata={"identity": key})
-    return stats
-
-
-def reference_features(backbone: FeatureBackbone, context: EvalContext, split: str, limit: int | None,
-                       identity: dict[str, Any], size: tuple[int, int] | None = None) -> torch.Tensor:
-    """float64 ``[N, D]`` features of the real images of ``split`` (KID needs them all), cached like the stats."""
-    from ..store import load_tensors, save_tensors_atomic
-
-    cache, key = reference_cache(backbone, context, "features", split, limit, {**identity, "pre_resize": size})
-    if cache.is_file():
-        return load_tensors(cache)["features"]
-    features = torch.cat([backbone.features(images).double() for images in reference_batches(context, split, limit,
-                                                                                               size)])
-    save_tensors_atomic(cache, {"features": features}, metadata={"identity": key})
-    return features
-
-
 @METRICS.register_module(name="fid")
 class FID(Metric):
     """Fréchet distance between generated and real feature statistics.
@@ -170,6 +91,13 @@ class FID(Metric):
         self.backbone_options = backbone_options
         self.backbone: FeatureBackbone | None = None
         self.reference: State | None = None
+        self.feature_cache = FeatureCache()
+        self.declare_states(0)
+
+    def declare_states(self, dim: int) -> None:
+        """The state: streamed statistics of ``dim``-d features (the backbone's dimension, known in ``prepare``)."""
+        for name, default in new_stats(dim).items():
+            self.add_state(name, default, reduce="sum")
 
     def identity(self) -> dict[str, Any]:
         """What the reference statistics depend on besides the dataset split."""
@@ -177,24 +105,46 @@ class FID(Metric):
 
     def prepare(self, context: EvalContext) -> None:
         self.backbone = load_features(self.backbone_name, device=context.device, **self.backbone_options)
+        self.declare_states(self.backbone.dim)
+        self.feature_cache = context.features
         self.reference_split = context.options.get("reference_split", self.reference_split)
         self.load_reference(context)
 
+    def reference_file(self, context: EvalContext, kind: str) -> tuple[Path, str]:
+        """The cache file of this metric's reference ``kind`` and its key."""
+        return reference_cache(self.backbone, context, kind, self.reference_split, self.reference_limit,
+                               {**self.identity(), "pre_resize": self.pre_resize})
+
+    def reference_rows(self, context: EvalContext) -> Iterator[torch.Tensor]:
+        """The real images' features, batch by batch."""
+        return reference_features(self.backbone, context, self.reference_split, self.reference_limit,
+                                  self.pre_resize)
+
     def load_reference(self, context: EvalContext) -> None:
-        """The real images' statistics (cached)."""
-        self.reference = reference_stats(self.backbone, context, self.reference_split, self.reference_limit,
-                                         self.identity(), self.pre_resize)
+        """The real images' statistics (computed once, cached)."""
+        def compute() -> State:
+            stats = new_stats(self.backbone.dim)
+            for features in self.reference_rows(context):
+                update_stats(stats, features)
+            return stats
+
+        self.reference = computed_once(*self.reference_file(context, "stats"), compute)
 
     def samples_of(self, batch: EvalBatch) -> torch.Tensor:
         """The generated images this metric scores (first sample per layout, or all), pre-resized."""
         images = batch.first_samples() if self.samples == "first" else batch.images.flatten(0, 1)
         return pre_resize(images, self.pre_resize)
 
-    def new_state(self) -> State:
-        return new_stats(self.backbone.dim if self.backbone is not None else 0)
+    def features(self, batch: EvalBatch) -> torch.Tensor:
+        """float64 features ``[N, D]`` of the images this metric scores, from the context's feature cache, so
+        metrics on the same backbone and images share one pass."""
+        key = ("features", self.backbone_name, json.dumps(self.backbone_options, sort_keys=True, default=str),
+               self.samples, self.pre_resize)
+        return self.feature_cache.get(batch, key, lambda: per_image(self.backbone.features, self.samples_of(batch))
+                                      .to("cpu", torch.float64))
 
     def update(self, state: State, batch: EvalBatch) -> None:
-        update_stats(state, stream_features(self.backbone, self.samples_of(batch)))
+        update_stats(state, self.features(batch))
 
     def record(self, n_fake: int, n_real: int) -> dict[str, Any]:
         """The fields that say how the value was computed."""
@@ -204,21 +154,3 @@ class FID(Metric):
     def compute(self, state: State) -> dict[str, Any]:
         return {"value": stats_distance(state, self.reference),
                 **self.record(int(state["n"].item()), int(self.reference["n"].item()))}
-
-
-@METRICS.register_module(name="swav_fid")
-class SwAVFID(FID):
-    """SwAV-FID (Morozov et al.): the Fréchet distance on SwAV ResNet-50 features (backbone ``swav-r50``)."""
-
-    name = "swav_fid"
-    default_backbone = "swav-r50"
-    default_mode = "swav-morozov"
-
-
-@METRICS.register_module(name="clip_fid")
-class CLIPFID(FID):
-    """FID-C (PITI): the Fréchet distance on CLIP ViT-B/32 image embeddings (backbone ``clip-vit-b32``)."""
-
-    name = "clip_fid"
-    default_backbone = "clip-vit-b32"
-    default_mode = "clean-fid-clip"

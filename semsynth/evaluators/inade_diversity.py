@@ -61,7 +61,7 @@ def region_distance(backbone: str, device: torch.device | str = "cpu") -> Region
     features as the ``lpips`` metric on shapes) or ``lpips-alex`` (the lpips package's AlexNet layers, whose
     linear heads are not used so that the per-layer maps stay comparable)."""
     if backbone == "shapes-segnet":
-        from .segmenters.shapes_segnet import ShapesDistance
+        from ..backbones.shapes_net import ShapesDistance
 
         evaluator = ShapesDistance(device=device)
         return RegionDistance(lambda images: evaluator.net.stages(evaluator.preprocess(images)), backbone)
@@ -101,6 +101,8 @@ class RegionDiversity(Metric):
         self.max_regions, self.max_layouts = max_regions, max_layouts
         self.method: Any = None
         self.distance: RegionDistance | None = None
+        for state in ("inside", "inside_n", "outside", "outside_n", "layouts"):
+            self.add_state(state, torch.zeros((), dtype=torch.float64), reduce="sum")
 
     def bind(self, method: Any) -> None:
         """Use ``method`` (it must implement ``resample``) to produce the resampled images."""
@@ -126,11 +128,6 @@ class RegionDiversity(Metric):
         else:
             found = [{"instance": int(i)} for i in torch.unique(layout.instances)]
         return found[: self.max_regions] if self.max_regions else found
-
-    def new_state(self) -> State:
-        zero = torch.zeros((), dtype=torch.float64)
-        return {"inside": zero.clone(), "inside_n": zero.clone(), "outside": zero.clone(), "outside_n": zero.clone(),
-                "layouts": zero.clone()}
 
     def update(self, state: State, batch: EvalBatch) -> None:
         from ..methods.inade.method import region_mask

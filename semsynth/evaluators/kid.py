@@ -3,8 +3,8 @@ kernel k(x, y) = (x.y / d + 1)^3, averaged over ``subsets`` random subsets of ``
 features of each set. clean-fid draws the subsets from numpy's global generator; here a ``RandomState(seed)``
 draws them in the same order, so with ``np.random.seed(seed)`` clean-fid returns the same number.
 
-Unlike FID's co-moments, KID needs every feature: the state holds them (float64 ``[N, D]``), and merging two
-states concatenates them.
+Unlike FID's co-moments, KID needs every feature: the state declares them as rows (float64 ``[N, D]``, "cat"),
+so merging two states concatenates them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import torch
 
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, State
-from .fid import FID, reference_features, stream_features
+from .fid import FID
+from .reference import computed_once
 
 
 def kernel_distance(real: np.ndarray, fake: np.ndarray, seed: int = 0, subsets: int = 100,
@@ -51,27 +52,19 @@ class KID(FID):
         self.seed, self.subsets, self.subset_size = seed, subsets, subset_size
         self.reference_feats: torch.Tensor | None = None
 
-    def load_reference(self, context: EvalContext) -> None:
-        """The real images' features (cached): KID needs all of them."""
-        self.reference_feats = reference_features(self.backbone, context, self.reference_split,
-                                                  self.reference_limit, self.identity(), self.pre_resize)
+    def declare_states(self, dim: int) -> None:
+        """The state: the ``dim``-d features of every scored image, one row each."""
+        self.add_state("features", torch.zeros(0, dim, dtype=torch.float64), reduce="cat")
 
-    def new_state(self) -> State:
-        return {"features": torch.zeros(0, self.backbone.dim if self.backbone is not None else 0,
-                                        dtype=torch.float64)}
+    def load_reference(self, context: EvalContext) -> None:
+        """The real images' features (computed once, cached): KID needs all of them."""
+        def compute() -> State:
+            return {"features": torch.cat(list(self.reference_rows(context)))}
+
+        self.reference_feats = computed_once(*self.reference_file(context, "features"), compute)["features"]
 
     def update(self, state: State, batch: EvalBatch) -> None:
-        features = stream_features(self.backbone, self.samples_of(batch)).to("cpu", torch.float64)
-        state["features"] = torch.cat([state["features"], features])
-
-    def merge(self, a: State, b: State) -> State:
-        return {"features": torch.cat([a["features"], b["features"]])}
-
-    def reduce(self, state: State) -> State:
-        """Under torchrun the feature rows of all ranks are gathered (a sum would be wrong for rows)."""
-        from ..distributed import all_gather_rows
-
-        return {**state, "features": all_gather_rows(state["features"])}
+        state["features"] = torch.cat([state["features"], self.features(batch)])
 
     def compute(self, state: State) -> dict[str, Any]:
         value = kernel_distance(self.reference_feats.numpy(), state["features"].numpy(), self.seed, self.subsets,

@@ -4,6 +4,7 @@ The segmenter labels the generated images; the ground truth is the layout they w
 the segmenter's label space and resized with nearest neighbour to the prediction size. IoUs come from the matrix
 summed over the whole dataset (not averaged per image). A class absent from both the ground truth and the
 predictions of the whole dataset has no IoU (0/0) and is left out of the mean; the per-class list shows None.
+Each image is segmented alone, so that no prediction depends on the batch size.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..backbones.base import per_image
 from ..datasets.base import resize_labels
 from ..registry import METRICS
 from ..types import IGNORE_INDEX
@@ -61,6 +63,7 @@ class MIoU(Metric):
     """
 
     name = "miou"
+    segmenter_option = "segmenter"
 
     def __init__(self, segmenter: str = "", samples: str = "first", checkpoint: str | None = None,
                  **segmenter_options: Any) -> None:
@@ -70,6 +73,7 @@ class MIoU(Metric):
         self.segmenter_options = segmenter_options
         self.segmenter = None
         self.dataset = ""
+        self.add_state("confusion", torch.zeros(0, 0, dtype=torch.int64), reduce="sum")
 
     def prepare(self, context: EvalContext) -> None:
         from .. import load_segmenter
@@ -77,13 +81,11 @@ class MIoU(Metric):
         self.dataset = context.dataset
         self.segmenter = load_segmenter(self.segmenter_name, dataset=context.dataset, checkpoint=self.checkpoint,
                                         device=str(context.device), **self.segmenter_options)
+        self.add_state("confusion", torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64), reduce="sum")
 
     @property
     def num_classes(self) -> int:
         return self.segmenter.label_space.num_classes
-
-    def new_state(self) -> State:
-        return {"confusion": torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)}
 
     def update(self, state: State, batch: EvalBatch) -> None:
         if self.samples == "first":
@@ -91,7 +93,7 @@ class MIoU(Metric):
         else:
             k = batch.images.shape[1]
             images, labels = batch.images.flatten(0, 1), batch.labels.repeat_interleave(k, 0)
-        pred = self.segmenter.predict(images).cpu()
+        pred = per_image(self.segmenter.predict, images).cpu()
         target = self.segmenter.map_labels(labels.cpu(), self.dataset)
         if target.shape[-2:] != pred.shape[-2:]:
             target = torch.stack([resize_labels(t, pred.shape[-2:]) for t in target])

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ...errors import UserError
-from ...nn.swin import unfold_order
+from .swin import unfold_order
 
 _B = "backbone."
 _PD = "sem_seg_head.pixel_decoder."

@@ -19,8 +19,8 @@ from torch import nn
 from ... import weights
 from ...datasets.labelspaces import ADE20K_LABELS, CELEBAMASK_LABELS, CITYSCAPES_LABELS, COCOSTUFF_LABELS
 from ...errors import UserError
-from ...nn.msdeform_attn import MultiScaleDeformableAttention
-from ...nn.swin import FFN, SwinTransformer
+from .msdeform_attn import MultiScaleDeformableAttention
+from .swin import FFN, SwinTransformer
 from ...registry import SEGMENTERS
 from ...types import LabelSpace
 from ...weights import WeightSpec, register

@@ -1,9 +1,4 @@
-"""The ``shapes`` evaluator network: a small segmentation CNN trained on ``shapes`` and shipped in the package.
-
-It is the ``shapes`` segmenter (mIoU), its pooled features define FID on ``shapes`` and its per-layer features an
-LPIPS-style distance (channel-normalised features, squared difference, spatial mean, summed over layers; no learned
-weights). Train it again with ``bench train --segmenter shapes-segnet`` (see ``train``).
-"""
+"""The ``shapes`` segmenter: the shipped ``shapes`` network (``backbones/shapes_net.py``) as an mIoU segmenter."""
 
 from __future__ import annotations
 
@@ -12,100 +7,15 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
-from torch import nn
 
+from ...backbones.shapes_net import WEIGHTS, ShapesEvaluator
 from ...datasets.shapes import SHAPES_LABELS
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
-from .. import backbones
 from .base import Segmenter
-
-WEIGHTS = register(WeightSpec(
-    name="shapes-segnet",
-    file="shapes_segnet.safetensors",
-    url="retrain it: bench train --segmenter shapes-segnet --dataset shapes",
-    sha256="8fb698ae0363077ef869fbb299d5914361e18a1b4a90d089c02120448ee53e5e",
-    licence="MIT (this project)",
-    users=("fid/shapes", "lpips/shapes", "miou/shapes"),
-    shipped=True,
-))
-
-
-def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, padding=dilation, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-class ShapesSegNet(nn.Module):
-    """Four feature stages (64, 32, 16, 16 px at 64x64 input) and a two-step upsampling head with skips."""
-
-    def __init__(self, num_classes: int = SHAPES_LABELS.num_classes, width: int = 24) -> None:
-        super().__init__()
-        w = width
-        self.stem = _conv(3, w)
-        self.stage2 = nn.Sequential(_conv(w, 2 * w, stride=2), _conv(2 * w, 2 * w))
-        self.stage3 = nn.Sequential(_conv(2 * w, 4 * w, stride=2), _conv(4 * w, 4 * w, dilation=2))
-        self.stage4 = _conv(4 * w, 4 * w, dilation=4)
-        self.fuse2 = _conv(6 * w, 2 * w)
-        self.fuse1 = _conv(3 * w, w + w // 3)
-        self.classifier = nn.Conv2d(w + w // 3, num_classes, 1)
-
-    @staticmethod
-    def normalise(images: torch.Tensor) -> torch.Tensor:
-        return images.float() / 127.5 - 1
-
-    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Feature maps of the four stages for a normalised input."""
-        f1 = self.stem(x)
-        f2 = self.stage2(f1)
-        f3 = self.stage3(f2)
-        return [f1, f2, f3, self.stage4(f3)]
-
-    def head(self, features: list[torch.Tensor]) -> torch.Tensor:
-        f1, f2, _, f4 = features
-        up = F.interpolate(f4, size=f2.shape[-2:], mode="bilinear", align_corners=False)
-        x = self.fuse2(torch.cat([f2, up], 1))
-        x = F.interpolate(x, size=f1.shape[-2:], mode="bilinear", align_corners=False)
-        return self.classifier(self.fuse1(torch.cat([f1, x], 1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stages(x))
-
-
-def load_net(checkpoint: str | Path | None = None, pretrained: bool = True,
-             device: str | torch.device = "cpu") -> tuple[ShapesSegNet, str]:
-    """The network and the identity of its weights (sha256 of the file, or "random")."""
-    from ... import weights
-
-    net = ShapesSegNet()
-    identity = "random"
-    if pretrained:
-        file = weights.path(WEIGHTS.name, checkpoint)
-        net.load_state_dict(load_file(str(file)), strict=True)
-        identity = weights.sha256(file)
-    return net.to(device).eval().requires_grad_(False), identity
-
-
-class _Evaluator:
-    """Shared by the three roles: the network at 64x64 on ``device``."""
-
-    size = 64
-
-    def __init__(self, checkpoint: str | Path | None = None, pretrained: bool = True,
-                 device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-        self.net, self.identity = load_net(checkpoint, pretrained, self.device)
-
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        x = ShapesSegNet.normalise(images.to(self.device))
-        if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
-        return x
 
 
 @SEGMENTERS.register_module(name="shapes-segnet")
-class ShapesSegmenter(_Evaluator, Segmenter):
+class ShapesSegmenter(ShapesEvaluator, Segmenter):
     """The ``shapes`` segmenter (10 classes, 64x64 input; other sizes are resized to 64 and back)."""
 
     name: ClassVar[str] = "shapes-segnet"
@@ -124,65 +34,3 @@ class ShapesSegmenter(_Evaluator, Segmenter):
         if logits.shape[-2:] != images.shape[-2:]:
             logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
         return logits.argmax(1).cpu()
-
-
-@backbones.register_features("shapes-segnet")
-class ShapesFeatures(_Evaluator):
-    """FID features on ``shapes``: global average pools of stages 2-4, 240-d."""
-
-    name = "shapes-segnet"
-    dim = 240
-
-    @torch.no_grad()
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        stages = self.net.stages(self.preprocess(images))
-        return torch.cat([f.mean((2, 3)) for f in stages[1:]], 1).double().cpu()
-
-
-@backbones.register_distance("shapes-segnet")
-class ShapesDistance(_Evaluator):
-    """LPIPS-style distance on ``shapes`` from the four stages' channel-normalised features."""
-
-    name = "shapes-segnet"
-
-    @torch.no_grad()
-    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        total = torch.zeros(a.shape[0], dtype=torch.float64)
-        for fa, fb in zip(self.net.stages(self.preprocess(a)), self.net.stages(self.preprocess(b))):
-            fa = fa / (fa.norm(dim=1, keepdim=True) + 1e-10)
-            fb = fb / (fb.norm(dim=1, keepdim=True) + 1e-10)
-            total += (fa - fb).pow(2).sum(1).mean((1, 2)).double().cpu()
-        return total
-
-
-def train(out: str | Path, steps: int = 1000, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-          device: str = "cpu", quiet: bool = False) -> Path:
-    """Train the network on ``shapes`` train with the shared Trainer; writes ``out`` (safetensors, weights only)."""
-    from ... import load_dataset
-    from ...store import save_tensors_atomic
-    from ...training import TrainConfig, Trainer
-
-    torch.manual_seed(seed)
-    net = ShapesSegNet()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
-    out = Path(out)
-    config = TrainConfig(out_dir=out.parent / f".{out.stem}-run", steps=steps, batch_size=batch_size, seed=seed,
-                         log_every=50, ckpt_every=250, device=device, ema_decay=None, quiet=quiet)
-    trainer = Trainer({"net": net}, {"net": optimizer}, config)
-    for _ in range(trainer.step):
-        schedule.step()
-
-    def step(examples, _step, trainer: Trainer) -> dict[str, float]:
-        images = torch.stack([e.image for e in examples]).to(trainer.device)
-        labels = torch.stack([e.layout.labels for e in examples]).to(trainer.device)
-        loss = F.cross_entropy(trainer.modules["net"](ShapesSegNet.normalise(images)), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        return {"loss": loss.item()}
-
-    trainer.fit(step, load_dataset("shapes", split="train"))
-    save_tensors_atomic(out, trainer.weights("net", ema=False))
-    return out

@@ -20,7 +20,7 @@ def inade_vgg19(checkpoint: str | None = None) -> Perceptual:
 
 def shapes_perceptual(checkpoint: str | None = None) -> Perceptual:
     """The ``shapes`` stand-in for VGG: the shipped shapes segmentation network's four stages."""
-    from ...evaluators.segmenters.shapes_segnet import load_net
+    from ...backbones.shapes_net import load_net
 
     net, _identity = load_net(checkpoint)
     return Perceptual(net.stages, SHAPES_STAGE_WEIGHTS, net)

@@ -38,7 +38,7 @@ def inception_torchscript(path: str | Path, seed: int = 0) -> Path:
     """Write a TorchScript Inception stand-in for ``inception-2015-12-05.pt``."""
     import warnings
 
-    from .inception import fid_inception, pool3
+    from semsynth.backbones.inception import fid_inception, pool3
 
     with warnings.catch_warnings():        # TorchScript is deprecated, but it is the official file's format
         warnings.simplefilter("ignore", FutureWarning)
@@ -48,7 +48,7 @@ def inception_torchscript(path: str | Path, seed: int = 0) -> Path:
 
 def inception_pytorch_fid(path: str | Path, seed: int = 0) -> Path:
     """Write a state_dict stand-in for pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``."""
-    from .inception import fid_inception
+    from semsynth.backbones.inception import fid_inception
 
     torch.save(_init(fid_inception(), seed).state_dict(), path)
     return Path(path)

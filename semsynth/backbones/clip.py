@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .. import weights
-from .backbones import register_features
+from .base import register_features
 
 weights.register(weights.WeightSpec(
     name="clip-vit-b32",

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .. import weights
-from .backbones import register_distance
+from .base import register_distance
 
 weights.register(weights.WeightSpec(
     name="alexnet-torchvision",

@@ -15,7 +15,7 @@ import torch
 
 from .. import weights
 from ..errors import UserError
-from .backbones import register_features
+from .base import register_features
 
 weights.register(weights.WeightSpec(
     name="swav-r50-800ep",

@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import weights
 from ..errors import UserError
-from .backbones import register_features
+from .base import register_features
 
 MODES = ("clean", "legacy_tensorflow", "legacy_pytorch")
 

@@ -72,3 +72,13 @@ def feature_names() -> list[str]:
 
 def distance_names() -> list[str]:
     return sorted(_DISTANCES)
+
+
+def per_image(function: Callable[..., torch.Tensor], *batches: torch.Tensor) -> torch.Tensor:
+    """``function`` applied to one image (or one pair of images) at a time, results concatenated along dim 0.
+
+    Convolution and matmul kernels choose their blocking and summation order by batch shape, so a batched pass
+    gives features that differ in the last bits with the batch size; one image at a time they do not, which keeps
+    every metric bit-identical whatever ``--batch-size``.
+    """
+    return torch.cat([function(*(batch[i:i + 1] for batch in batches)) for i in range(batches[0].shape[0])])
