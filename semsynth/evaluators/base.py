@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Optional
 
 import torch
 
+from ..types import Example
+
 State = dict[str, torch.Tensor]
 
 
@@ -26,10 +28,26 @@ class EvalBatch:
     labels: torch.Tensor
     instances: Optional[torch.Tensor] = None
     real: Optional[torch.Tensor] = None
+    # For metrics with extra samples: the examples, their positions in the plan and, per example, the extra
+    # samples planned for it (``ExtraSample.key`` -> uint8 ``[3, H, W]``).
+    examples: list[Example] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    extras: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
     def first_samples(self) -> torch.Tensor:
         """uint8 ``[B, 3, H, W]``: the first sample (seed 0 of the plan) of each layout."""
         return self.images[:, 0]
+
+
+@dataclass(frozen=True)
+class ExtraSample:
+    """A sample a metric needs beyond the plan's K per layout: the runner stores
+    ``getattr(method, call)(layout, **arguments)`` under ``key`` (unique in the run, fixed by the arguments) like
+    any other sample, and hands it back in ``EvalBatch.extras``."""
+
+    key: str
+    call: str
+    arguments: dict[str, Any]
 
 
 @dataclass
@@ -51,6 +69,15 @@ class Metric(ABC):
     """A metric over generated samples. ``prepare`` loads backbones and reference statistics once."""
 
     name: ClassVar[str] = ""
+    # What the metric needs from a run; the runner plans from these alone (a run that cannot meet them leaves the
+    # metric out, or stops with a user error when the metric was asked for by name).
+    min_samples_per_layout: ClassVar[int] = 1
+    requires_method: ClassVar[tuple[str, ...]] = ()        # method attributes it needs, e.g. ("resample",)
+    segmenter_option: ClassVar[str | None] = None          # the constructor option that `--segmenter` sets
+
+    def extra_samples(self, position: int, example: Example) -> list[ExtraSample]:
+        """Samples beyond the plan's that the metric needs for the example at ``position`` of the plan."""
+        return []
 
     def prepare(self, context: EvalContext) -> None:
         """Load what the metric needs (backbone, reference statistics); default: nothing."""

@@ -45,6 +45,7 @@ class Diversity(Metric):
     """LPIPS-style diversity, ``pairing`` ``all-pairs`` or ``random-groups`` (``pairs``, ``seed``; module docstring)."""
 
     name = "lpips"
+    min_samples_per_layout = 2
     pairings = ("all-pairs", "random-groups")
 
     def __init__(self, backbone: str = "lpips-alex", pairing: str = "all-pairs", pairs: int = 10, seed: int = 0,

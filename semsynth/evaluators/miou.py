@@ -61,6 +61,7 @@ class MIoU(Metric):
     """
 
     name = "miou"
+    segmenter_option = "segmenter"
 
     def __init__(self, segmenter: str = "", samples: str = "first", checkpoint: str | None = None,
                  **segmenter_options: Any) -> None:
