@@ -196,8 +196,8 @@ class Run:
             raise UserError(f"unknown segmenter backend '{backend}'; use 'native' or 'mmseg'")
         takers = [name for name, spec in chosen.items() if self._segmenter_option(spec)]
         if not takers:
-            raise UserError("--segmenter-backend mmseg changes how segmenter metrics (mIoU) are computed, and this "
-                            "run computes none; add one to --metrics")
+            raise UserError("--segmenter-backend mmseg changes how segmenter metrics are computed, and this run "
+                            "computes no mIoU-type metric; add one to --metrics")
         from .evaluators.segmenters import mmseg_backend
 
         for name in takers:
