@@ -248,15 +248,16 @@ class Run:
         return timing
 
     def _generate_extras(self, positions: list[int], done: set[str]) -> dict[str, Any]:
-        """The metrics' extra samples of this rank's layouts that the manifests lack, stored layout by layout."""
+        """The metrics' extra samples of this rank's layouts that the manifests lack, each stored when made."""
         started, generated = time.perf_counter(), 0
         for position in progress(positions, desc=f"extra samples {self.method.name}", quiet=self.config.quiet):
             example = self.dataset[position]
-            todo = [extra for key, extra in self._extra_samples(position, example).items() if key not in done]
-            with torch.no_grad():
-                images = [getattr(self.method, extra.call)(example.layout, **extra.arguments) for extra in todo]
-            self.store.put((extra.key, image.cpu()) for extra, image in zip(todo, images))
-            generated += len(todo)
+            for key, extra in self._extra_samples(position, example).items():
+                if key not in done:
+                    with torch.no_grad():
+                        image = getattr(self.method, extra.call)(example.layout, **extra.arguments)
+                    self.store.put([(key, image.cpu())])
+                    generated += 1
         return {"extra_s": time.perf_counter() - started, "extra_generated": generated}
 
     def _id(self, index: int) -> str:
