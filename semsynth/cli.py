@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="first N layouts of the split")
     p.add_argument("--samples-per-layout", type=_positive)
     p.add_argument("--metrics", help="comma-separated metric keys of the protocol (default: all)")
-    p.add_argument("--segmenter", help="segmenter for mIoU instead of the protocol's")
+    p.add_argument("--segmenter", metavar="NAME | METRIC=NAME[,METRIC=NAME]",
+                   help="segmenter of every metric that takes one (mIoU-type) instead of the protocol's, or of the "
+                        "named metrics only")
     p.add_argument("--segmenter-backend", choices=["native", "mmseg"], default="native",
                    help="run the mIoU segmenters through mmsegmentation itself (cross-check; needs the mmseg extra)")
     p.add_argument("--protocol", default="semsynth-v1")

@@ -66,7 +66,7 @@ SHAPES_V1 = DatasetProtocol(
                                   "reference_split": "train", "reference_limit": 2000}),
         "lpips": MetricSpec("lpips", {"backbone": "shapes-segnet"}),
         "miou": MetricSpec("miou", {"segmenter": "shapes-segnet"}),
-        # class / instance diversity: only for methods with the control API (resample); the runner skips it else
+        # class / instance diversity: they require the control API (resample); runs of other methods leave them out
         "mcsd": MetricSpec("mcsd", {"backbone": "shapes-segnet", "samples": 3, "max_layouts": 20}),
         "misd": MetricSpec("misd", {"backbone": "shapes-segnet", "samples": 3, "max_layouts": 20}),
     },

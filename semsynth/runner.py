@@ -1,8 +1,11 @@
 """``bench run``: plan -> generate into a resumable sample store -> evaluate -> record.
 
-The plan is (first N layouts of the split) x (seeds 0..K-1). Generation skips samples the manifest already has,
-so a killed run continues where it stopped. Evaluation always reads the samples back from their PNG files in plan
-order, so a resumed run ends with exactly the metrics of an uninterrupted one.
+The plan is (first N layouts of the split) x (seeds 0..K-1), plus the extra samples that metrics declare per layout
+(``Metric.extra_samples``). The runner reads only what metrics declare (samples per layout, method attributes,
+segmenter option), never their names. Generation skips samples the manifests already have, so a killed run
+continues where it stopped; under torchrun each rank generates the samples of its share of the layouts, extras
+included. Evaluation always reads the samples back from their PNG files in plan order, so a resumed run ends with
+exactly the metrics of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import torch
 from . import __version__, distributed, load_dataset, load_method, load_metric
 from . import protocols as protocol_table
 from .errors import UserError
-from .evaluators.base import EvalBatch, EvalContext, Metric
+from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
 from .progress import progress
 from .registry import METRICS, lookup
-from .store import SampleStore, atomic_write_json
+from .store import SampleStore, atomic_write_json, sample_key
+from .types import Example
 from .weights import sha256
 
 SCHEMA = 1
@@ -113,62 +117,120 @@ class Run:
             raise UserError("nothing to generate: --limit must be at least 1")
         self.ks = list(range(self.samples_per_layout))
         self.metric_specs = self._select_metrics()
+        self.metrics: dict[str, Metric] = {name: load_metric(spec.metric, **spec.options)
+                                           for name, spec in self.metric_specs.items()}
         self.run_dir = _run_dir(config, resume)
-        self.store = SampleStore(self.run_dir)
+        self.store = SampleStore(self.run_dir, rank=distributed.rank())
         if distributed.is_main() and resume is None:
             atomic_write_json(self.run_dir / "run.json", {"identity": config.identity(), "config": asdict(config)})
         distributed.barrier()
 
+    # -- planning --------------------------------------------------------------------------------------------
+
     def _select_metrics(self) -> dict[str, protocol_table.MetricSpec]:
+        """The protocol's metrics that this run can compute: one whose declared needs the run cannot meet is left
+        out, or is a user error when it was asked for with --metrics."""
         specs = dict(self.spec.metrics)
-        wanted = self.config.metrics if self.config.metrics is not None else list(specs)
+        named = self.config.metrics is not None
+        wanted = self.config.metrics if named else list(specs)
         unknown = [name for name in wanted if name not in specs]
         if unknown:
             raise UserError(f"metric(s) {', '.join(unknown)} not in protocol '{self.protocol.name}' for "
                             f"{self.config.dataset}; available: {', '.join(specs)}")
-        chosen = {name: specs[name] for name in wanted}
-        if not callable(getattr(self.method, "resample", None)):   # region diversity needs the control API
-            chosen = {name: spec for name, spec in chosen.items()
-                      if not getattr(lookup(METRICS, spec.metric), "needs_control_api", False)}
-        if self.samples_per_layout < 2:
-            chosen = {name: spec for name, spec in chosen.items() if spec.metric != "lpips"}
-        if self.config.segmenter:
-            chosen = {name: (protocol_table.MetricSpec(spec.metric, {**spec.options,
-                                                                     "segmenter": self.config.segmenter})
-                             if name == "miou" else spec) for name, spec in chosen.items()}
+        chosen = {}
+        for name in wanted:
+            unmet = self._unmet_need(lookup(METRICS, specs[name].metric))
+            if unmet is None:
+                chosen[name] = specs[name]
+            elif named:
+                raise UserError(f"metric '{name}' {unmet}; leave it out of --metrics")
+        chosen = self._with_segmenters(chosen)
         if self.config.segmenter_backend != "native":
             chosen = self._with_backend(chosen)
         return chosen
 
+    def _unmet_need(self, metric: type[Metric]) -> str | None:
+        """Why this run cannot compute ``metric`` (None when it can)."""
+        if self.samples_per_layout < metric.min_samples_per_layout:
+            why = (f"method '{self.method.name}' is deterministic" if not self.method.stochastic
+                   else "set --samples-per-layout")
+            return (f"needs at least {metric.min_samples_per_layout} samples per layout and this run has "
+                    f"{self.samples_per_layout} ({why})")
+        missing = [name for name in metric.requires_method if not callable(getattr(self.method, name, None))]
+        if missing:
+            return f"needs a method with {', '.join(missing)} and '{self.method.name}' has none"
+        return None
+
+    @staticmethod
+    def _segmenter_option(spec: protocol_table.MetricSpec) -> str | None:
+        return lookup(METRICS, spec.metric).segmenter_option
+
+    def _with_segmenters(self, chosen: dict[str, protocol_table.MetricSpec]) -> dict[str, protocol_table.MetricSpec]:
+        """``--segmenter NAME`` for every chosen metric with a segmenter option, or ``METRIC=NAME[,METRIC=NAME]``
+        for the named ones."""
+        text = self.config.segmenter
+        if not text:
+            return chosen
+        takers = [name for name, spec in chosen.items() if self._segmenter_option(spec)]
+        if "=" not in text:
+            if not takers:
+                raise UserError(f"--segmenter {text}: no metric of this run takes a segmenter; add one to --metrics")
+            targets = dict.fromkeys(takers, text)
+        else:
+            targets = {}
+            for item in text.split(","):
+                name, _, segmenter = item.partition("=")
+                if name not in takers or not segmenter:
+                    raise UserError(f"--segmenter {item}: expected METRIC=NAME with METRIC one of this run's metrics "
+                                    f"that take a segmenter ({', '.join(takers) or 'none'})")
+                targets[name] = segmenter
+        return {name: (protocol_table.MetricSpec(spec.metric, {**spec.options,
+                                                               self._segmenter_option(spec): targets[name]})
+                       if name in targets else spec) for name, spec in chosen.items()}
+
     def _with_backend(self, chosen: dict[str, protocol_table.MetricSpec]) -> dict[str, protocol_table.MetricSpec]:
-        """Every mIoU metric through the chosen segmenter backend, checked before anything is generated."""
+        """Every metric with a segmenter through the chosen segmenter backend, checked before anything is
+        generated."""
         backend = self.config.segmenter_backend
         if backend != "mmseg":
             raise UserError(f"unknown segmenter backend '{backend}'; use 'native' or 'mmseg'")
-        mious = [name for name, spec in chosen.items() if spec.metric == "miou"]
-        if not mious:
-            raise UserError("--segmenter-backend mmseg changes how mIoU is computed, and this run computes no mIoU; "
-                            "add miou to --metrics")
+        takers = [name for name, spec in chosen.items() if self._segmenter_option(spec)]
+        if not takers:
+            raise UserError("--segmenter-backend mmseg changes how segmenter metrics are computed, and this run "
+                            "computes no mIoU-type metric; add one to --metrics")
         from .evaluators.segmenters import mmseg_backend
 
-        for name in mious:
-            segmenter = chosen[name].options.get("segmenter", "")
+        for name in takers:
+            segmenter = chosen[name].options.get(self._segmenter_option(chosen[name]), "")
             try:
                 mmseg_backend.release(segmenter, self.config.dataset)
             except UserError as error:
                 raise UserError(f"metric '{name}': {error}; leave it out with --metrics") from None
             mmseg_backend.check(segmenter, self.config.dataset)
         return {name: protocol_table.MetricSpec(spec.metric, {**spec.options, "backend": backend})
-                if name in mious else spec for name, spec in chosen.items()}
+                if name in takers else spec for name, spec in chosen.items()}
+
+    def _extra_samples(self, position: int, example: Example) -> dict[str, ExtraSample]:
+        """The extra samples every metric plans for the example at ``position``, by key (metrics may share one)."""
+        planned: dict[str, ExtraSample] = {}
+        for name, metric in self.metrics.items():
+            for extra in metric.extra_samples(position, example):
+                if planned.setdefault(extra.key, extra) != extra:
+                    raise ValueError(f"metric '{name}' plans {extra.key} with other arguments than another metric")
+        return planned
+
+    def _plans_extras(self) -> bool:
+        return any(type(metric).extra_samples is not Metric.extra_samples for metric in self.metrics.values())
 
     # -- generation ------------------------------------------------------------------------------------------
 
-    def generate(self) -> tuple[float, int]:
-        """Generate the samples the manifest lacks; returns the seconds spent and the number generated."""
+    def generate(self) -> dict[str, Any]:
+        """Generate the samples the manifests lack (this rank's layouts): first the plan's K per layout in batches,
+        then the metrics' extra samples one by one; returns their timing."""
         done = self.store.finished()
-        layouts = distributed.shard(range(self.n_layouts))
-        todo = [(index, sample_seed(self._id(index), k)) for index in layouts for k in self.ks]
-        todo = [(i, s) for i, s in todo if (self._id(i), s) not in done]
+        positions = distributed.shard(range(self.n_layouts))
+        todo = [(index, sample_seed(self._id(index), k)) for index in positions for k in self.ks]
+        todo = [(i, s) for i, s in todo if sample_key(self._id(i), s) not in done]
         started = time.perf_counter()
         batch = self.config.batch_size
         for start in progress(range(0, len(todo), batch), desc=f"generate {self.method.name}",
@@ -177,10 +239,26 @@ class Run:
             examples = [self.dataset[index] for index, _ in chunk]
             with torch.no_grad():
                 images = self.method.generate_examples(examples, [seed for _, seed in chunk])
-            self.store.put((example.id, seed, image.cpu()) for example, (_, seed), image
+            self.store.put((sample_key(example.id, seed), image.cpu()) for example, (_, seed), image
                            in zip(examples, chunk, images))
+        timing = {"generate_s": time.perf_counter() - started, "generated": len(todo)}
+        if self._plans_extras():
+            timing.update(self._generate_extras(positions, done))
         distributed.barrier()
-        return time.perf_counter() - started, len(todo)
+        return timing
+
+    def _generate_extras(self, positions: list[int], done: set[str]) -> dict[str, Any]:
+        """The metrics' extra samples of this rank's layouts that the manifests lack, each stored when made."""
+        started, generated = time.perf_counter(), 0
+        for position in progress(positions, desc=f"extra samples {self.method.name}", quiet=self.config.quiet):
+            example = self.dataset[position]
+            for key, extra in self._extra_samples(position, example).items():
+                if key not in done:
+                    with torch.no_grad():
+                        image = getattr(self.method, extra.call)(example.layout, **extra.arguments)
+                    self.store.put([(key, image.cpu())])
+                    generated += 1
+        return {"extra_s": time.perf_counter() - started, "extra_generated": generated}
 
     def _id(self, index: int) -> str:
         return self.dataset.example_id(index)
@@ -192,41 +270,41 @@ class Run:
                               data_root=Path(self.config.data_root) if self.config.data_root else None,
                               device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
         context.options["protocol"] = self.protocol.name
-        context.options["method"] = self.method          # for metrics that drive the method (mcsd, misd)
         if self.method.fid_reference_split:
             context.options["reference_split"] = self.method.fid_reference_split
-        metrics: dict[str, Metric] = {}
-        for name, spec in self.metric_specs.items():
-            metric = load_metric(spec.metric, **spec.options)
+        for metric in self.metrics.values():
             metric.prepare(context)
-            metrics[name] = metric
-        states = {name: metric.new_state() for name, metric in metrics.items()}
-        layouts = distributed.shard(range(self.n_layouts))
+        states = {name: metric.new_state() for name, metric in self.metrics.items()}
+        positions = distributed.shard(range(self.n_layouts))
         batch = max(1, self.config.batch_size // len(self.ks))
-        for start in progress(range(0, len(layouts), batch), desc="evaluate", quiet=self.config.quiet,
-                              total=(len(layouts) + batch - 1) // batch):
-            examples = [self.dataset[index] for index in layouts[start:start + batch]]
-            images = torch.stack([torch.stack([self.store.get(e.id, sample_seed(e.id, k)) for k in self.ks])
+        for start in progress(range(0, len(positions), batch), desc="evaluate", quiet=self.config.quiet,
+                              total=(len(positions) + batch - 1) // batch):
+            chunk = positions[start:start + batch]
+            examples = [self.dataset[index] for index in chunk]
+            images = torch.stack([torch.stack([self.store.get(sample_key(e.id, sample_seed(e.id, k))) for k in self.ks])
                                   for e in examples])
             eval_batch = EvalBatch(
                 images=images.to(self.device),
                 labels=torch.stack([e.layout.labels for e in examples]),
                 instances=(torch.stack([e.layout.instances for e in examples])
                            if examples[0].layout.instances is not None else None),
-                real=torch.stack([e.image for e in examples]))
-            for name, metric in metrics.items():
+                real=torch.stack([e.image for e in examples]),
+                examples=examples, positions=chunk,
+                extras=[{key: self.store.get(key) for key in self._extra_samples(position, example)}
+                        for position, example in zip(chunk, examples)])
+            for name, metric in self.metrics.items():
                 metric.update(states[name], eval_batch)
-        return {name: {**metrics[name].compute(metrics[name].reduce(states[name])),
-                       "protocol": self.protocol.name}
-                for name in metrics}
+        return {name: {**metric.compute(metric.reduce(states[name])), "protocol": self.protocol.name}
+                for name, metric in self.metrics.items()}
 
     # -- record ----------------------------------------------------------------------------------------------
 
     def execute(self) -> dict[str, Any]:
-        generate_s, generated = self.generate()
+        generation = self.generate()
         started = time.perf_counter()
         metrics = self.evaluate()
         evaluate_s = time.perf_counter() - started
+        generate_s, generated = generation["generate_s"], generation["generated"]
         checkpoint = self.method.checkpoint
         record = {
             "schema": SCHEMA,
@@ -244,7 +322,8 @@ class Run:
             "metrics": metrics,
             "timing": {"generate_s": round(generate_s, 3), "evaluate_s": round(evaluate_s, 3),
                        "images_per_s": round(generated / generate_s, 3) if generated else None,
-                       "generated": generated},
+                       "generated": generated,
+                       **{key: round(value, 3) for key, value in generation.items() if key.startswith("extra_")}},
             "env": {"semsynth": __version__, "torch": torch.__version__, "device": str(self.device),
                     "git": _git_commit()},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

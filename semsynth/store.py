@@ -1,8 +1,11 @@
 """Sample store and result records, written atomically so that a killed run never leaves a half-written file.
 
-``RUN_DIR/samples/<example-id>_s<seed>.png`` holds each sample; ``RUN_DIR/manifest.jsonl`` gets one line per
-finished sample, appended only after its PNG is complete, so the manifest always names complete files;
-``RUN_DIR/result.json`` is replaced in one rename.
+``RUN_DIR/samples/<key>.png`` holds each sample (``<example-id>_s<seed>`` for the plan's samples, a metric's own
+key for its extra samples); each rank appends one line per finished sample to its own
+``RUN_DIR/manifest.rank<N>.jsonl``, only after the PNG is complete, so a manifest always names complete files and
+no rank ever writes into another's file (torchrun on a shared filesystem). Readers merge every rank's manifest and
+the single ``manifest.jsonl`` of runs recorded before per-rank manifests. ``RUN_DIR/result.json`` is replaced in
+one rename.
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ def save_torch_atomic(path: str | Path, value: Any) -> None:
     _write_atomic(path, lambda temporary: torch.save(value, temporary))
 
 
-def sample_name(example_id: str, seed: int) -> str:
-    return f"{example_id}_s{seed}.png"
+def sample_key(example_id: str, seed: int) -> str:
+    """The store key of the plan's sample of ``example_id`` drawn with ``seed``."""
+    return f"{example_id}_s{seed}"
 
 
 def png_bytes(image: torch.Tensor) -> bytes:
@@ -82,35 +86,39 @@ def read_png(path: str | Path) -> torch.Tensor:
 
 
 class SampleStore:
-    """The samples of one run: PNG files plus an append-only manifest of the finished ones."""
+    """The samples of one run: PNG files named by key, plus append-only manifests of the finished ones."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, rank: int = 0) -> None:
         self.run_dir = Path(run_dir)
         self.samples = self.run_dir / "samples"
-        self.manifest = self.run_dir / "manifest.jsonl"
+        self.manifest = self.run_dir / f"manifest.rank{rank}.jsonl"
         self.samples.mkdir(parents=True, exist_ok=True)
 
-    def finished(self) -> set[tuple[str, int]]:
-        """(example id, seed) of every sample whose manifest line is complete and whose PNG exists."""
+    def manifests(self) -> list[Path]:
+        """Every manifest of the run: each rank's (of this and earlier attempts) and a pre-rank ``manifest.jsonl``."""
+        return sorted(self.run_dir.glob("manifest.rank*.jsonl")) + sorted(self.run_dir.glob("manifest.jsonl"))
+
+    def finished(self) -> set[str]:
+        """The key of every sample whose manifest line is complete and whose PNG exists."""
         done = set()
-        if not self.manifest.exists():
-            return done
-        for line in self.manifest.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a torn last line from a kill: that sample is redone
-                continue
-            if (self.samples / entry["file"]).is_file():
-                done.add((entry["id"], int(entry["seed"])))
+        for manifest in self.manifests():
+            for line in manifest.read_text().splitlines():
+                try:
+                    name = json.loads(line)["file"]
+                except json.JSONDecodeError:  # a torn last line from a kill: that sample is redone
+                    continue
+                if (self.samples / name).is_file():
+                    done.add(name.removesuffix(".png"))
         return done
 
-    def put(self, entries: Iterable[tuple[str, int, torch.Tensor]]) -> None:
-        """Write each PNG atomically, then append its manifest lines in one write and fsync."""
+    def put(self, entries: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Write each ``(key, image)`` PNG atomically, then append their lines to this rank's manifest in one write
+        and fsync."""
         lines = []
-        for example_id, seed, image in entries:
-            name = sample_name(example_id, seed)
+        for key, image in entries:
+            name = f"{key}.png"
             atomic_write_bytes(self.samples / name, png_bytes(image))
-            lines.append(json.dumps({"id": example_id, "seed": seed, "file": name}) + "\n")
+            lines.append(json.dumps({"key": key, "file": name}) + "\n")
         self._repair_tail()
         with open(self.manifest, "a") as file:
             file.write("".join(lines))
@@ -132,5 +140,5 @@ class SampleStore:
             file.truncate()
             file.write(keep)
 
-    def get(self, example_id: str, seed: int) -> torch.Tensor:
-        return read_png(self.samples / sample_name(example_id, seed))
+    def get(self, key: str) -> torch.Tensor:
+        return read_png(self.samples / f"{key}.png")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
-from .errors import LayoutError
+from .errors import LayoutError, UserError
 
 IGNORE_INDEX = 255
 
@@ -136,6 +136,21 @@ class Layout:
     def one_hot(self, num_channels: int | None = None) -> torch.Tensor:
         """float32 ``[C, H, W]`` one-hot of the labels; ignored pixels are all zero."""
         return label_one_hot(self.labels, num_channels or self.label_space.num_classes, self.label_space.ignore_index)
+
+    def region_mask(self, region: Mapping[str, int]) -> torch.Tensor:
+        """bool ``[H, W]``: the pixels of a region, ``{"class": c}`` (every pixel of class c) or ``{"instance": id}``
+        (an id of ``instances``); the unit that region-level control (resampling, editing) and metrics act on."""
+        if set(region) == {"class"}:
+            mask = self.labels == int(region["class"])
+        elif set(region) == {"instance"}:
+            if self.instances is None:
+                raise UserError("region {'instance': ...} needs a layout with an instance map; use {'class': c}")
+            mask = self.instances == int(region["instance"])
+        else:
+            raise UserError(f"region must be {{'class': c}} or {{'instance': id}}, got {dict(region)}")
+        if not bool(mask.any()):
+            raise LayoutError(f"region {dict(region)} is absent from the layout")
+        return mask
 
 
 @dataclass(frozen=True)

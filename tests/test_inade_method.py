@@ -8,7 +8,7 @@ import torch
 from semsynth.datasets.shapes import Shapes
 from semsynth.errors import LayoutError, MissingWeightsError, UserError
 from semsynth.methods.inade.inputs import instance_onehot, layout_instances, semantics
-from semsynth.methods.inade.method import INADE, region_mask
+from semsynth.methods.inade.method import INADE
 from semsynth.methods.inade.model import INADEEncoder, INADEGenerator
 from semsynth.methods.inade.presets import SHAPES_OPTIONS
 
@@ -106,7 +106,7 @@ def test_resampling_a_region_changes_it_and_little_else(method, layouts, kind):
         region = {"class": int(layout.labels[0, 0])} if kind == "class" else {"instance": int(layout.instances.max())}
         base = method.generate(layout, seed=0)
         inside, outside = _change(method.resample(layout, seed=7, base_seed=0, region=region), base,
-                                  region_mask(layout, region))
+                                  layout.region_mask(region))
         assert inside > 10 and inside > 2 * outside, (region, inside, outside)
         assert torch.equal(method.resample(layout, seed=0, base_seed=0, region=region), base)
 
@@ -155,21 +155,20 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 # -- class / instance diversity metrics ---------------------------------------------------------------------
 
-def _metric(name: str, method: INADE):
+def _metric(name: str):
     from semsynth import load_metric
-    from semsynth.evaluators.inade_diversity import RegionDistance
+    from semsynth.evaluators.region_diversity import RegionDistance
     from semsynth.backbones.shapes_net import ShapesDistance
 
     metric = load_metric(name, samples=2, max_regions=2)
-    metric.bind(method)
     random_net = ShapesDistance(pretrained=False)   # real architecture, random weights (no shipped file needed)
     metric.distance = RegionDistance(lambda images: random_net.net.stages(random_net.preprocess(images)), "random")
     return metric, random_net
 
 
 def test_region_distance_with_a_full_mask_is_the_lpips_style_distance(method, layouts):
-    _, random_net = _metric("mcsd", method)
-    from semsynth.evaluators.inade_diversity import RegionDistance
+    _, random_net = _metric("mcsd")
+    from semsynth.evaluators.region_diversity import RegionDistance
 
     distance = RegionDistance(lambda images: random_net.net.stages(random_net.preprocess(images)), "random")
     a = method.generate_batch(layouts[:2], [0, 1])
@@ -181,12 +180,17 @@ def test_region_distance_with_a_full_mask_is_the_lpips_style_distance(method, la
 @pytest.mark.parametrize("name,inside,outside", [("mcsd", "mCSD", "mOCD"), ("misd", "mISD", "mOID")])
 def test_region_diversity_inside_exceeds_outside_and_states_merge(method, layouts, name, inside, outside):
     from semsynth.evaluators.base import EvalBatch
+    from semsynth.types import Example
 
-    metric, _ = _metric(name, method)
-    batches = [EvalBatch(images=torch.zeros(1, 1, 3, 64, 64, dtype=torch.uint8), labels=layout.labels[None],
-                         instances=layout.instances[None]) for layout in layouts[:2]]
+    metric, _ = _metric(name)
     states = []
-    for batch in batches:
+    for position, layout in enumerate(layouts[:2]):
+        example = Example(f"layout{position}", torch.zeros(3, 64, 64, dtype=torch.uint8), layout)
+        planned = metric.extra_samples(position, example)        # what the runner generates and stores
+        assert len(planned) == 2 * 2 and len({extra.key for extra in planned}) == 4
+        extras = {extra.key: getattr(method, extra.call)(layout, **extra.arguments) for extra in planned}
+        batch = EvalBatch(images=torch.zeros(1, 1, 3, 64, 64, dtype=torch.uint8), labels=layout.labels[None],
+                          instances=layout.instances[None], examples=[example], positions=[position], extras=[extras])
         states.append(metric.new_state())
         metric.update(states[-1], batch)
     result = metric.compute(metric.merge(*states))
@@ -194,11 +198,19 @@ def test_region_diversity_inside_exceeds_outside_and_states_merge(method, layout
     assert result[inside] > 2 * result[outside] > 0
 
 
-def test_region_diversity_needs_the_control_api():
+def test_region_diversity_plans_its_resamples_and_declares_the_control_api(layouts):
     from semsynth import load_metric
+    from semsynth.types import Example
 
-    with pytest.raises(UserError, match="control API"):
-        load_metric("mcsd").bind(object())
+    metric = load_metric("mcsd", samples=3, base_seed=5, max_layouts=1)
+    assert metric.requires_method == ("resample",)
+    example = Example("val_000007", torch.zeros(3, 64, 64, dtype=torch.uint8), layouts[0])
+    classes = [int(c) for c in torch.unique(layouts[0].labels)]
+    planned = metric.extra_samples(0, example)
+    assert [extra.arguments for extra in planned] == [{"seed": seed, "base_seed": 5, "region": {"class": c}}
+                                                      for c in classes for seed in (6, 7, 8)]
+    assert planned[0].key == f"val_000007_rc{classes[0]}_b5_s6" and {extra.call for extra in planned} == {"resample"}
+    assert metric.extra_samples(1, example) == []           # beyond max_layouts of the plan
 
 
 # -- training ----------------------------------------------------------------------------------------------------
@@ -233,7 +245,7 @@ def test_layouts_without_instance_maps_use_one_instance_per_class(method, layout
 
 
 def test_unknown_region_distance_backbone_is_a_user_error():
-    from semsynth.evaluators.inade_diversity import region_distance
+    from semsynth.evaluators.region_diversity import region_distance
 
     with pytest.raises(UserError, match="unknown region-distance backbone"):
         region_distance("vgg-nonexistent")

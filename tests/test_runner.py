@@ -66,7 +66,7 @@ def test_sigkill_then_resume_gives_identical_metrics(tmp_path):
     deadline = time.time() + 120
     manifest = None
     while time.time() < deadline:
-        found = list(killed_out.glob("*/manifest.jsonl"))
+        found = list(killed_out.glob("*/manifest.rank0.jsonl"))
         if found and len(found[0].read_text().splitlines()) >= 5:
             manifest = found[0]
             break
@@ -113,6 +113,10 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
         ["run", "--method", "nope"],
         ["run", "--method", "palette", "--dataset", "nope"],
         ["run", "--method", "palette", "--metrics", "fid,bogus"],
+        ["run", "--method", "palette", "--metrics", "miou,mcsd"],          # palette has no resample
+        ["run", "--method", "real", "--metrics", "lpips"],                 # one sample per layout
+        ["run", "--method", "palette", "--metrics", "fid", "--segmenter", "shapes-segnet"],
+        ["run", "--method", "palette", "--metrics", "miou", "--segmenter", "lpips=shapes-segnet"],
         ["run", "--method", "palette", "--set", "colour=3"],
         ["run", "--method", "palette", "--resume", str(tmp_path / "missing")],
         ["run", "--method", "real", "--dataset", "ade20k", "--data-root", str(tmp_path / "missing")],
@@ -121,34 +125,106 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
         ["datasets", "check", "--dataset", "ade20k", "--data-root", str(tmp_path / "missing")],
     ]
     for args in cases:
-        result = bench(*args, check=False)
+        result = bench(*args, *(["--out", str(tmp_path / "runs")] if args[0] == "run" else []), check=False)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr, (args, result.stderr)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) >= 1 and not any(line.startswith("  File") for line in lines), (args, result.stderr)
+    assert not list(tmp_path.rglob("*.png"))    # every error came before generation
+    assert "metric 'mcsd' needs a method with resample and 'palette' has none" in \
+        bench("run", "--method", "palette", "--metrics", "mcsd", "--out", str(tmp_path), check=False).stderr
 
 
-def test_torchrun_two_ranks_match_one_process(tmp_path):
-    args = ["run", "--method", "palette", "--limit", "5", "--samples-per-layout", "2", "--metrics", "miou,lpips",
-            "--quiet"]
-    single = record_of(bench(*args, "--out", str(tmp_path / "one")).stdout)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGIN_PATH), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
+def _planned(tmp_path, **config):
+    from semsynth.runner import Run, RunConfig
+
+    return Run(RunConfig(dataset="shapes", out=str(tmp_path), quiet=True, **config)).metric_specs
+
+
+def test_metrics_the_run_cannot_compute_are_left_out_unless_named(tmp_path):
+    assert set(_planned(tmp_path, method="inade")) == {"fid", "lpips", "miou", "mcsd", "misd"}
+    assert set(_planned(tmp_path, method="real")) == {"fid", "miou"}      # deterministic, no resample
+    assert set(_planned(tmp_path, method="shapes-oracle", samples_per_layout=1)) == {"fid", "miou"}
+
+
+def test_segmenter_reaches_every_metric_with_a_segmenter_or_the_named_ones(tmp_path, monkeypatch):
+    from semsynth import protocols
+    from semsynth.errors import UserError
+
+    two = protocols.DatasetProtocol(metrics={"miou": protocols.MetricSpec("miou", {"segmenter": "a"}),
+                                             "miou_mf": protocols.MetricSpec("miou", {"segmenter": "b"}),
+                                             "lpips": protocols.MetricSpec("lpips", {"backbone": "shapes-segnet"})},
+                                    samples_per_layout=2)
+    monkeypatch.setitem(protocols.PROTOCOLS, "two-segmenters",
+                        protocols.Protocol("two-segmenters", "two mIoU metrics", {"shapes": two}))
+
+    def segmenters(segmenter):
+        specs = _planned(tmp_path, method="shapes-oracle", protocol="two-segmenters", segmenter=segmenter)
+        return {name: spec.options.get("segmenter") for name, spec in specs.items()}
+
+    assert segmenters(None) == {"miou": "a", "miou_mf": "b", "lpips": None}
+    assert segmenters("shapes-segnet") == {"miou": "shapes-segnet", "miou_mf": "shapes-segnet", "lpips": None}
+    assert segmenters("miou_mf=shapes-segnet") == {"miou": "a", "miou_mf": "shapes-segnet", "lpips": None}
+    assert segmenters("miou=x,miou_mf=y") == {"miou": "x", "miou_mf": "y", "lpips": None}
+    with pytest.raises(UserError, match="METRIC=NAME"):
+        segmenters("lpips=x")
+
+
+# -- class / instance diversity: extra samples planned, stored, sharded and resumed like the others -------------
+
+INADE_ARGS = ["run", "--method", "inade", "--limit", "4", "--metrics", "mcsd,misd", "--batch-size", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def inade_single(tmp_path_factory):
+    """One uninterrupted single-process INADE run with mCSD/mISD (the shipped shapes checkpoint)."""
+    out = tmp_path_factory.mktemp("inade-single")
+    return record_of(bench(*INADE_ARGS, "--out", str(out)).stdout)
+
+
+def test_region_diversity_is_the_same_over_two_torchrun_ranks_with_per_rank_manifests(tmp_path, inade_single):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                             "--master-port", "29533", "-m", "semsynth", *args, "--out", str(tmp_path / "two")],
-                            capture_output=True, text=True, env=env, timeout=300)
+                             "--master-port", "29534", "-m", "semsynth", *INADE_ARGS, "--out", str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    runs = list((tmp_path / "two").glob("*/result.json"))
-    assert len(runs) == 1
-    double = json.loads(runs[0].read_text())
-    assert len(list(runs[0].parent.glob("samples/*.png"))) == 10
-    assert double["metrics"]["miou"]["value"] == pytest.approx(single["metrics"]["miou"]["value"], abs=1e-9)
-    assert double["metrics"]["lpips"]["value"] == pytest.approx(single["metrics"]["lpips"]["value"], rel=1e-9)
+    (run_dir,) = [path.parent for path in tmp_path.glob("*/result.json")]
+    double = json.loads((run_dir / "result.json").read_text())
+    for name in ("mcsd", "misd"):
+        one, two = inade_single["metrics"][name], double["metrics"][name]
+        assert two["n_regions"] == one["n_regions"] and two["n_layouts"] == one["n_layouts"] == 4
+        for key in ("value", "mCSD" if name == "mcsd" else "mISD", "mOCD" if name == "mcsd" else "mOID"):
+            assert two[key] == pytest.approx(one[key], rel=1e-9)
+    timing = inade_single["timing"]
+    assert timing["generated"] == 16 and timing["extra_generated"] >= 2 * 3 * 4
+    keys = {}
+    for rank in (0, 1):    # every line of each rank's own manifest is whole and names a sample of its layouts
+        lines = [json.loads(line) for line in (run_dir / f"manifest.rank{rank}.jsonl").read_text().splitlines()]
+        keys[rank] = {entry["key"] for entry in lines}
+        assert len(keys[rank]) == len(lines)
+        assert {key.split("_")[1] for key in keys[rank]} == {f"{i:06d}" for i in range(rank, 4, 2)}
+    stored = {path.stem for path in (run_dir / "samples").glob("*.png")}
+    assert keys[0] | keys[1] == stored and len(stored) == timing["generated"] + timing["extra_generated"]
 
 
-def test_sample_seeds_differ_between_layouts_and_depend_only_on_id_and_k():
-    from semsynth.runner import sample_seed
+def test_region_diversity_survives_sigkill_and_resume(tmp_path, inade_single):
+    process = subprocess.Popen([sys.executable, "-m", "semsynth", *INADE_ARGS, "--out", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline, manifest = time.time() + 300, None
+    while time.time() < deadline and process.poll() is None:
+        found = list(tmp_path.glob("*/manifest.rank0.jsonl"))
+        if found and sum("_r" in line for line in found[0].read_text().splitlines()) >= 5:
+            manifest = found[0]
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert manifest is not None, "the run never reached its extra samples"
+    run_dir = manifest.parent
+    done = len(manifest.read_text().splitlines())
+    total = inade_single["timing"]["generated"] + inade_single["timing"]["extra_generated"]
+    assert 16 < done < total and not (run_dir / "result.json").exists()
 
-    seeds = {sample_seed(f"val_{i:06d}", k) for i in range(200) for k in range(4)}
-    assert len(seeds) == 800
-    assert sample_seed("val_000001", 2) == sample_seed("val_000001", 2) < 2**31
+    resumed = record_of(bench(*INADE_ARGS, "--resume", str(run_dir)).stdout)
+    assert resumed["timing"]["generated"] == 0 and resumed["timing"]["extra_generated"] == total - done
+    assert resumed["metrics"] == inade_single["metrics"]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from semsynth.errors import LayoutError
+from semsynth.errors import LayoutError, UserError
 from semsynth.types import LabelSpace, Layout, instance_edges, label_one_hot
 
 SPACE = LabelSpace("toy", ("a", "b", "c"), ((1, 2, 3), (4, 5, 6), (7, 8, 9)))
@@ -64,3 +64,17 @@ def test_eval_lut_maps_into_the_evaluation_space():
     space = LabelSpace("x", ("other", "b", "c"), ((0, 0, 0),) * 3, eval_class_names=("b", "c"), eval_lut=(255, 0, 1))
     assert space.to_eval(torch.tensor([0, 1, 2, 255])).tolist() == [255, 0, 1, 255]
     assert space.num_eval_classes == 2
+
+
+def test_region_mask_selects_a_class_or_an_instance():
+    labels = torch.tensor([[0, 0, 1], [2, 2, 1]])
+    instances = torch.tensor([[5, 6, 7], [8, 8, 7]])
+    layout = Layout(labels, SPACE, instances)
+    assert torch.equal(layout.region_mask({"class": 2}), labels == 2)
+    assert torch.equal(layout.region_mask({"instance": 6}), torch.tensor([[False, True, False], [False] * 3]))
+    with pytest.raises(LayoutError, match="absent"):
+        layout.region_mask({"instance": 9})
+    with pytest.raises(UserError, match="region must be"):
+        layout.region_mask({"class": 1, "instance": 7})
+    with pytest.raises(UserError, match="instance map"):
+        Layout(labels, SPACE).region_mask({"instance": 5})

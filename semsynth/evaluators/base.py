@@ -17,6 +17,8 @@ from typing import Any, Callable, ClassVar, Hashable, Optional
 
 import torch
 
+from ..types import Example
+
 State = dict[str, torch.Tensor]
 REDUCTIONS = ("sum", "cat")
 
@@ -33,6 +35,11 @@ class EvalBatch:
     instances: Optional[torch.Tensor] = None
     real: Optional[torch.Tensor] = None
     key: Optional[Hashable] = None
+    # For metrics with extra samples: the examples, their positions in the plan and, per example, the extra
+    # samples planned for it (``ExtraSample.key`` -> uint8 ``[3, H, W]``).
+    examples: list[Example] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    extras: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
     def first_samples(self) -> torch.Tensor:
         """uint8 ``[B, 3, H, W]``: the first sample (seed 0 of the plan) of each layout."""
@@ -64,6 +71,17 @@ class FeatureCache:
         if key not in self.entries:
             self.entries[key] = compute()
         return self.entries[key]
+
+
+@dataclass(frozen=True)
+class ExtraSample:
+    """A sample a metric needs beyond the plan's K per layout: the runner stores
+    ``getattr(method, call)(layout, **arguments)`` under ``key`` (unique in the run, fixed by the arguments) like
+    any other sample, and hands it back in ``EvalBatch.extras``."""
+
+    key: str
+    call: str
+    arguments: dict[str, Any]
 
 
 @dataclass
@@ -122,6 +140,10 @@ class Metric(ABC):
         if name not in self.states:
             raise KeyError(f"metric '{self.name}': state '{name}' was not declared with add_state")
         return self.states[name]
+
+    def extra_samples(self, position: int, example: Example) -> list[ExtraSample]:
+        """Samples beyond the plan's that the metric needs for the example at ``position`` of the plan."""
+        return []
 
     def prepare(self, context: EvalContext) -> None:
         """Load what the metric needs (backbone, reference statistics); default: nothing."""

@@ -46,6 +46,7 @@ class LPIPSDiversity(Metric):
     """LPIPS-style diversity, ``pairing`` ``all-pairs`` or ``random-groups`` (``pairs``, ``seed``; module docstring)."""
 
     name = "lpips"
+    min_samples_per_layout = 2
     pairings = ("all-pairs", "random-groups")
     min_samples_per_layout = 2
 

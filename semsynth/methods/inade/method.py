@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ... import weights as catalog
-from ...errors import LayoutError, MissingWeightsError, UserError
+from ...errors import MissingWeightsError, UserError
 from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
@@ -32,21 +32,6 @@ from .weights import read_state, split_state, write_state
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] -> uint8 as the official ``tensor2im``: ``(x + 1) / 2 * 255`` clipped, then truncated."""
     return ((images.float() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).cpu()
-
-
-def region_mask(layout: Layout, region: Mapping[str, int]) -> torch.Tensor:
-    """bool ``[H, W]``: the pixels of ``{"class": c}`` or ``{"instance": id}`` in ``layout``."""
-    if set(region) == {"class"}:
-        mask = layout.labels == int(region["class"])
-    elif set(region) == {"instance"}:
-        if layout.instances is None:
-            raise UserError("region {'instance': ...} needs a layout with an instance map; use {'class': c}")
-        mask = layout.instances == int(region["instance"])
-    else:
-        raise UserError(f"region must be {{'class': c}} or {{'instance': id}}, got {dict(region)}")
-    if not bool(mask.any()):
-        raise LayoutError(f"region {dict(region)} is absent from the layout")
-    return mask
 
 
 @METHODS.register_module(name="inade")
@@ -164,7 +149,7 @@ class INADE(Method):
 
     def region_instances(self, layout: Layout, region: Mapping[str, int]) -> torch.Tensor:
         """The re-numbered instance ids covering ``region`` (sorted, int64)."""
-        return torch.unique(layout_instances(layout)[region_mask(layout, region)])
+        return torch.unique(layout_instances(layout)[layout.region_mask(region)])
 
     def resample(self, layout: Layout, seed: int, base_seed: int, region: Mapping[str, int]) -> torch.Tensor:
         """The ``base_seed`` image with the noise of ``region`` (``{"class": c}`` or ``{"instance": id}``) drawn

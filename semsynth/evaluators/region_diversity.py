@@ -4,13 +4,15 @@ For every layout and every region (a class present in it, or an instance), the m
 region's randomness ``samples`` times from one base sample (``method.resample(layout, seed, base_seed, region)``,
 seeds ``base_seed + 1 ..``). Over all unordered pairs of these images a perceptual distance is measured **inside**
 the region (-> mCSD / mISD, higher = the region varies) and **outside** it (-> mOCD / mOID, lower = the rest stays).
+The metric only plans these images (``extra_samples``): the runner generates, stores, resumes and shards them with
+their layout like every other sample, and hands them back in ``EvalBatch.extras``.
 
 Masking choice: the images are not masked; the distance network sees both whole images, and each layer's
 per-pixel distance map (channel-normalised features, squared difference summed over channels; LPIPS-style) is
 averaged over the region's pixels, with the region mask area-resized to that layer's resolution (so a mask of all
 ones gives the ordinary LPIPS-style distance), then summed over layers. Regions that cover the whole image have no
 outside and count only for the inside score. Scores are means over (layout, region) pairs, pairs averaged first.
-The cost is ``samples`` generations per region, so ``max_layouts`` (the first layouts each process sees) and
+The cost is ``samples`` generations per region, so ``max_layouts`` (the first layouts of the plan) and
 ``max_regions`` bound it.
 """
 
@@ -24,8 +26,8 @@ import torch.nn.functional as F
 
 from ..errors import MissingWeightsError, UserError
 from ..registry import METRICS
-from ..types import Layout
-from .base import EvalBatch, EvalContext, Metric, State
+from ..types import Example, Layout
+from .base import EvalBatch, EvalContext, ExtraSample, Metric, State
 
 Stages = Callable[[torch.Tensor], Sequence[torch.Tensor]]
 
@@ -91,7 +93,7 @@ class RegionDiversity(Metric):
     inside_name: ClassVar[str] = ""
     outside_name: ClassVar[str] = ""
 
-    needs_control_api: ClassVar[bool] = True
+    requires_method = ("resample",)
 
     def __init__(self, backbone: str = "shapes-segnet", samples: int = 3, base_seed: int = 0,
                  max_regions: int | None = None, max_layouts: int | None = None) -> None:
@@ -99,24 +101,11 @@ class RegionDiversity(Metric):
             raise UserError("region diversity needs samples >= 2 (pairs of resampled images)")
         self.backbone, self.samples, self.base_seed = backbone, samples, base_seed
         self.max_regions, self.max_layouts = max_regions, max_layouts
-        self.method: Any = None
         self.distance: RegionDistance | None = None
         for state in ("inside", "inside_n", "outside", "outside_n", "layouts"):
             self.add_state(state, torch.zeros((), dtype=torch.float64), reduce="sum")
 
-    def bind(self, method: Any) -> None:
-        """Use ``method`` (it must implement ``resample``) to produce the resampled images."""
-        if not callable(getattr(method, "resample", None)):
-            raise UserError(f"metric '{self.name}' needs a method with the control API "
-                            f"resample(layout, seed, base_seed, region); '{getattr(method, 'name', method)}' has none")
-        self.method = method
-
     def prepare(self, context: EvalContext) -> None:
-        """Load the distance network; the method comes from ``bind`` or ``context.options['method']``."""
-        if self.method is None:
-            if "method" not in context.options:
-                raise UserError(f"metric '{self.name}' needs the method: bind(method) or context.options['method']")
-            self.bind(context.options["method"])
         self.distance = region_distance(self.backbone, context.device)
 
     def regions(self, layout: Layout) -> list[dict[str, int]]:
@@ -129,21 +118,34 @@ class RegionDiversity(Metric):
             found = [{"instance": int(i)} for i in torch.unique(layout.instances)]
         return found[: self.max_regions] if self.max_regions else found
 
-    def update(self, state: State, batch: EvalBatch) -> None:
-        from ..methods.inade.method import region_mask
+    def _scored(self, position: int) -> bool:
+        return self.max_layouts is None or position < self.max_layouts
 
+    def _seeds(self) -> range:
+        return range(self.base_seed + 1, self.base_seed + 1 + self.samples)
+
+    def _key(self, example_id: str, region: dict[str, int], seed: int) -> str:
+        (kind, identifier), = region.items()
+        return f"{example_id}_r{kind[0]}{identifier}_b{self.base_seed}_s{seed}"
+
+    def extra_samples(self, position: int, example: Example) -> list[ExtraSample]:
+        """``samples`` resamplings of every region of the first ``max_layouts`` layouts of the plan."""
+        if not self._scored(position):
+            return []
+        return [ExtraSample(self._key(example.id, region, seed), "resample",
+                            {"seed": seed, "base_seed": self.base_seed, "region": region})
+                for region in self.regions(example.layout) for seed in self._seeds()]
+
+    def update(self, state: State, batch: EvalBatch) -> None:
         pairs = list(itertools.combinations(range(self.samples), 2))
-        for index in range(batch.labels.shape[0]):
-            if self.max_layouts is not None and state["layouts"].item() >= self.max_layouts:
-                return
+        for example, position, extras in zip(batch.examples, batch.positions, batch.extras):
+            if not self._scored(position):
+                continue
             state["layouts"] += 1
-            layout = Layout(batch.labels[index].cpu(), self.method.label_space,
-                            None if batch.instances is None else batch.instances[index].cpu())
-            for region in self.regions(layout):
-                images = torch.stack([self.method.resample(layout, self.base_seed + 1 + j, self.base_seed, region)
-                                      for j in range(self.samples)])
+            for region in self.regions(example.layout):
+                images = torch.stack([extras[self._key(example.id, region, seed)] for seed in self._seeds()])
                 maps = self.distance.layer_maps(images[[i for i, _ in pairs]], images[[j for _, j in pairs]])
-                mask = region_mask(layout, region).double()
+                mask = example.layout.region_mask(region).double()
                 state["inside"] += self.distance.masked(maps, mask.expand(len(pairs), -1, -1)).mean()
                 state["inside_n"] += 1
                 if bool((mask < 1).any()):
