@@ -184,8 +184,8 @@ def inade_single(tmp_path_factory):
 
 def test_region_diversity_is_the_same_over_two_torchrun_ranks_with_per_rank_manifests(tmp_path, inade_single):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                             "--master-port", "29534", "-m", "semsynth", *INADE_ARGS, "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", "-m", "semsynth", *INADE_ARGS, "--out", str(tmp_path)],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = [path.parent for path in tmp_path.glob("*/result.json")]
