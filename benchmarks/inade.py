@@ -47,7 +47,7 @@ def shapes_method(batch: int) -> tuple[str, Callable[[], object]]:
 
 
 def full_size(dataset: str, batch: int) -> tuple[str, Callable[[], object]]:
-    from semsynth.methods.inade.inputs import instance_onehot, semantics
+    from semsynth.methods.inputs import instance_onehot, semantics
     from semsynth.methods.inade.model import INADEGenerator, class_channels
     from semsynth.methods.inade.presets import OFFICIAL_OPTIONS
 

@@ -32,11 +32,11 @@ from ...errors import UserError
 from ...types import Example
 from . import presets
 from .discriminator import MultiscaleDiscriminator
-from .inputs import instance_onehot, layout_instances, semantics
+from ..inputs import instance_onehot, semantics
 from .losses import (Perceptual, feature_matching, hinge_discriminator, hinge_generator, kl_divergence,
                      shapes_perceptual, vgg19_perceptual)
+from .method import layout_instances, write_weights
 from .model import INADEEncoder, INADEGenerator, class_channels, remap_noise
-from .weights import write_state
 
 DEFAULTS: dict[str, Any] = {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9, "lambda_feat": 10.0, "lambda_vgg": 10.0,
                             "lambda_kld": 0.05, "ndf": 64, "n_layers_D": 4, "num_D": 2, "perceptual": "auto"}
@@ -155,7 +155,7 @@ def export(run_dir: str | Path, out: str | Path) -> Path:
     encoder = INADEEncoder.from_official_config(net_options)
     generator.load_state_dict(state["modules"]["G"], strict=True)
     encoder.load_state_dict(state["modules"]["E"], strict=True)
-    write_state(out, generator, encoder, net_options)
+    write_weights(out, generator, encoder, net_options)
     return Path(out)
 
 
