@@ -44,6 +44,8 @@ def layouts():
     return [val.layout(index) for index in range(3)]
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12 item 1: batch-wide ILADE segments make generate_batch differ from "
+                                       "one-by-one generation over 8 layouts (helper ilade's fix pending)")
 def test_method_contract(method):
     contract = pytest.importorskip("tests.method_contract")
     contract.run_contract(method)
