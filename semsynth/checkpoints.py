@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
 
 from .errors import UserError
+
+T = TypeVar("T")
 
 CONFIG_KEY = "config"
 # Files written before this module stored INADE's options under their own key; they must load unchanged.
@@ -94,3 +96,13 @@ def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source
         detail = " ".join(str(error).split())[:300]
         raise UserError(f"{source} does not fit the {type(module).__name__} of this method and dataset ({detail}); "
                         f"pass a checkpoint trained for it") from None
+
+
+def build(factory: Callable[[], T], source: str | Path) -> T:
+    """``factory()`` (a network built from a stored config), with a ``UserError`` naming ``source`` when the config
+    is not one of this network's (a file of another method)."""
+    try:
+        return factory()
+    except (TypeError, KeyError, ValueError) as error:
+        raise UserError(f"{source} holds a network config this method cannot build ({error}); pass a checkpoint "
+                        f"of this method") from None

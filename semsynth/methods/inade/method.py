@@ -26,7 +26,7 @@ from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
 from ..inputs import instance_onehot, semantics
-from .model import INADEEncoder, INADEGenerator, class_channels
+from .model import INADEEncoder, INADEGenerator
 from .presets import CONVENTION, PRESETS
 
 NETWORKS = ("G", "E")   # the key prefixes of the generator and the encoder in a suite weights file
@@ -92,11 +92,12 @@ class INADE(Method):
     def _attach(self, options: Mapping[str, Any], generator_state: Mapping[str, torch.Tensor],
                 encoder_state: Mapping[str, torch.Tensor] | None) -> None:
         self.options = dict(options)
-        if class_channels(self.options) != self.label_space.num_classes:
-            raise UserError(f"INADE options have {class_channels(self.options)} class channels but dataset "
+        source = self.checkpoint or "the given generator"
+        self.net = checkpoints.build(lambda: INADEGenerator.from_official_config(self.options), source)
+        if self.net.label_nc != self.label_space.num_classes:
+            raise UserError(f"INADE options have {self.net.label_nc} class channels but dataset "
                             f"'{self.dataset}' has {self.label_space.num_classes} classes")
-        self.net = INADEGenerator.from_official_config(self.options)
-        checkpoints.load_into(self.net, generator_state, self.checkpoint or "the given generator")
+        checkpoints.load_into(self.net, generator_state, source)
         self.net.to(self.device).eval()
         if self.net.output_size != self.resolution:
             raise UserError(f"INADE options give {self.net.output_size} images, dataset '{self.dataset}' needs "

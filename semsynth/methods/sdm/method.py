@@ -55,7 +55,7 @@ class SDM(Method):
                  **overrides: Any) -> None:
         super().__init__(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
         state, config = checkpoints.load(self.checkpoint)
-        net = SDMUNet(**(config or self.preset.net_config()))
+        net = checkpoints.build(lambda: SDMUNet(**(config or self.preset.net_config())), self.checkpoint)
         checkpoints.load_into(net, state, self.checkpoint)
         self._attach(net)
 
