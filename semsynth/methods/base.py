@@ -51,9 +51,10 @@ def _checked(generate):
 class Method(ABC):
     """A semantic image synthesis method: layout + seed -> uint8 image ``[3, H, W]``.
 
-    Subclasses set ``name`` (the registry name) and ``defaults`` (sampler settings with the paper's values;
-    constructor overrides may change only these keys). Every sample must draw its randomness from a
-    ``torch.Generator`` seeded with ``seed``, so ``generate_batch`` equals one-by-one generation.
+    Subclasses set ``name`` (the registry name), ``defaults`` (settings with the paper's values; constructor
+    overrides may change only these keys) and, when they load weights or differ per dataset, ``presets`` (one
+    ``Preset`` per dataset). Every sample must draw its randomness from a ``torch.Generator`` seeded with ``seed``,
+    so ``generate_batch`` equals one-by-one generation.
     """
 
     name: ClassVar[str] = ""
@@ -93,7 +94,7 @@ class Method(ABC):
         self.settings: dict[str, Any] = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
 
     @classmethod
-    def without_checkpoint(cls, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> Any:
+    def without_checkpoint(cls, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "Method":
         """An instance with settings but no weights file, for methods built around given networks (``from_net``)."""
         method = cls.__new__(cls)
         method._configure(dataset, device, overrides)
