@@ -88,14 +88,17 @@ def save(path: str | Path, state: Mapping[str, torch.Tensor], config: Mapping[st
 
 
 def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
-    """``module.load_state_dict(state, strict=True)``, with a ``UserError`` naming ``source`` when the keys or shapes
-    do not fit (a checkpoint of another method, dataset or configuration)."""
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        detail = " ".join(str(error).split())[:300]
-        raise UserError(f"{source} does not fit the {type(module).__name__} of this method and dataset ({detail}); "
-                        f"pass a checkpoint trained for it") from None
+    """``module.load_state_dict(state, strict=True)``, with a ``UserError`` naming ``source`` and the first missing,
+    unexpected or misshapen keys when the file does not fit (a checkpoint of another method, dataset or config)."""
+    expected = module.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    misshapen = sorted(key for key in set(expected) & set(state) if expected[key].shape != state[key].shape)
+    if missing or unexpected or misshapen:
+        raise UserError(f"{source} does not fit the {type(module).__name__} of this method and dataset: "
+                        f"{len(missing)} missing keys (first: {missing[:2]}), {len(unexpected)} unexpected "
+                        f"(first: {unexpected[:2]}), {len(misshapen)} of another shape (first: {misshapen[:2]}); "
+                        f"pass a checkpoint trained for it")
+    module.load_state_dict(state, strict=True)
 
 
 def build(factory: Callable[[], T], source: str | Path) -> T:

@@ -131,6 +131,13 @@ def test_checkpoints_read_both_shipped_formats_and_refuse_pickles(tmp_path: Path
     torch.save(checkpoints.load(SDM_SHIPPED)[0], tmp_path / "sdm_official_format.pt")   # no config: the preset's
     with pytest.raises(UserError, match="sdm_official_format.pt does not fit the INADEGenerator"):
         semsynth.load_method("inade", dataset="shapes", checkpoint=tmp_path / "sdm_official_format.pt")
+    from semsynth.methods.sdm.model import SDMUNet
+    from semsynth.methods.sdm.presets import PRESETS
+
+    narrow = SDMUNet(**dict(PRESETS["shapes"].net_config(), spade_hidden=8))   # saved without its config
+    torch.save(narrow.state_dict(), tmp_path / "narrow.pt")
+    with pytest.raises(UserError, match=r"narrow.pt does not fit the SDMUNet.*80 of another shape"):
+        semsynth.load_method("sdm", dataset="shapes", checkpoint=tmp_path / "narrow.pt")
 
 
 def test_bench_train_finds_a_plugins_trainer_through_the_registry(tmp_path: Path, capsys) -> None:
