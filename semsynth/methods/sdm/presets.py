@@ -88,8 +88,10 @@ class SDMPreset(Preset):
         """SDM's network input for ``layout``, as the official loader builds it: float32 ``[cond_channels, H, W]``,
         the one-hot of the mapped labels, then the edge channel (all zero when the layout has no instance map)."""
         labels, instances = apply_convention(layout, self.convention)
-        edge_source = None if self.edge is None else instances if instances is not None else torch.zeros_like(labels)
-        return semantics(labels, edge_source, self.label_channels, layout.label_space.ignore_index)
+        if self.edge is not None and instances is None:
+            instances = torch.zeros_like(labels)   # no instance map: an all-zero edge channel
+        return semantics(labels, instances if self.edge is not None else None, self.label_channels,
+                         layout.label_space.ignore_index)
 
 
 # Official sampling: full 1000-step ancestral chain (no respacing), clip_denoised, guidance s from the scripts.
