@@ -171,7 +171,8 @@ class Method(ABC):
     def train(cls, dataset: str, out_dir: str | Path, **options: Any) -> Path:
         """Train the method on ``dataset`` into ``out_dir`` and return the weights file (``bench train``); options
         include ``data_root``, ``device``, ``quiet``, ``steps``, ``batch_size`` and the method's own."""
-        raise UserError(f"method '{cls.name}' cannot be trained by this suite (it has no training code)")
+        raise UserError(f"method '{cls.name}' cannot be trained: it has no training code (a method becomes "
+                        f"trainable by implementing the class method Method.train)")
 
     def save(self, path: str | Path) -> None:
         """Write the method's weights as a ``weights_only``-loadable file (methods with networks implement it)."""
