@@ -126,7 +126,7 @@ class INADE(Method):
             raise MissingWeightsError("this INADE checkpoint has no encoder, which reference-guided style needs; "
                                       "put the official best_net_E.pth (or best_net_IE.pth) next to it")
         file = found or catalog.path(self.preset.encoder_weights)
-        encoder_state = checkpoints.split(checkpoints.load(file)[0], ("E", "G"))["E"]
+        encoder_state = checkpoints.split(checkpoints.load(file)[0], ("E", "G"))["E"]   # bare official file: all E
         return self._load_encoder(encoder_state, file)
 
     # -- noise ------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ OFFICIAL_OPTIONS: dict[str, dict[str, Any]] = {
 SHAPES_OPTIONS: dict[str, Any] = {**_BASE, "label_nc": 10, "ngf": 6, "z_dim": 64, "noise_nc": 16, "crop_size": 64,
                                   "num_upsampling_layers": "normal"}
 
+
 @dataclass(frozen=True)
 class INADEPreset(Preset):
     """How INADE runs on one dataset: the official network ``options``; the base class holds the generator's
