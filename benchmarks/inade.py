@@ -55,7 +55,7 @@ def blocky_inputs(classes: int, batch: int, height: int, width: int, generator: 
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random layouts of 32x32 blocks: INADE's semantics (one-hot + edges) and instance one-hot (each present class
     one instance, numbered per image as the method does)."""
-    from semsynth.methods.inade.inputs import instance_onehot, semantics
+    from semsynth.methods.inputs import instance_onehot, semantics
 
     coarse = torch.randint(0, classes, (batch, height // 32, width // 32), generator=generator)
     labels = coarse.repeat_interleave(32, 1).repeat_interleave(32, 2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -132,14 +131,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError("bench train needs --method NAME (or --segmenter shapes-segnet)")
     from . import registry
 
-    registry.lookup(registry.METHODS, args.method)
-    try:
-        module = importlib.import_module(f"semsynth.methods.{args.method}.train")
-    except ModuleNotFoundError:
-        raise UserError(f"method '{args.method}' has no training code") from None
+    method = registry.lookup(registry.METHODS, args.method)
     options = {key: value for key, value in {"steps": args.steps, "batch_size": args.batch_size}.items()
                if value is not None}
-    result = module.train(dataset=args.dataset, out_dir=Path(args.out or f"runs/train-{args.method}-{args.dataset}"),
+    result = method.train(args.dataset, Path(args.out or f"runs/train-{args.method}-{args.dataset}"),
                           data_root=args.data_root, device=args.device, quiet=args.quiet, **options,
                           **_key_values(args.set))
     print(f"trained: {result}")
@@ -170,9 +165,15 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
     registry.load_plugins()
     if args.action in ("list", "verify"):
+        mismatched = []
         for spec in sorted(weights.CATALOG.values(), key=lambda s: s.name):
             status = weights.verify(spec.name)
             print(f"{spec.name:32s} {status:10s} {spec.file}  <- {spec.url}")
+            mismatched += [spec.name] if status == "MISMATCH" else []
+        if args.action == "verify" and mismatched:
+            print(f"error: sha256 mismatch for {', '.join(mismatched)}; replace those files with the originals "
+                  f"(bench weights path NAME shows where each was found)", file=sys.stderr)
+            return EXIT_USER_ERROR
         return 0
     if not args.name:
         raise UserError(f"bench weights {args.action} needs a NAME (see `bench weights list`)")

@@ -71,7 +71,7 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "semsynth"
 
 
-def find(name: str, path: str | Path | None = None) -> Path | None:
+def find(name: str | None, path: str | Path | None = None) -> Path | None:
     """The file of weights ``name`` (explicit ``path`` first), or None when it is nowhere."""
     if path is not None:
         path = Path(path).expanduser()
@@ -97,10 +97,16 @@ def _in_package(package_file: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def path(name: str, path: str | Path | None = None) -> Path:
-    """Like ``find`` but raises ``MissingWeightsError`` naming the file, the places searched and the source."""
+def path(name: str | None, path: str | Path | None = None) -> Path:
+    """The file to load: ``path`` when given (it must exist), else the catalog file of ``name``, refused when its
+    sha256 differs from the catalog's. Raises ``MissingWeightsError`` naming the file, the places searched and the
+    source."""
+    if path is None and name is None:
+        raise UserError("no weights file: pass a checkpoint path")
     found = find(name, path)
     if found is not None:
+        if path is None:
+            check(name, found)
         return found
     if path is not None:
         raise MissingWeightsError(f"weights file {path} does not exist; pass the path of the downloaded file")
@@ -115,12 +121,34 @@ def path(name: str, path: str | Path | None = None) -> Path:
     )
 
 
+def check(name: str, file: Path) -> None:
+    """Raise ``UserError`` when catalog file ``file`` of weights ``name`` has another sha256 than the catalog's."""
+    expected = spec(name).sha256
+    if expected is None:
+        return
+    actual = sha256(file)
+    if actual != expected:
+        entry = spec(name)
+        fix = ("remove it so that the shipped copy is used (or reinstall semsynth-bench)" if entry.shipped
+               else f"replace it with the original from {entry.url} (bench weights fetch {name})")
+        raise UserError(f"weights file {file} ('{name}') has sha256 {actual}, the catalog expects {expected}; "
+                        f"{fix}, or pass it as an explicit checkpoint path to use it anyway")
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
 def sha256(file: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex sha256 of ``file``, computed once per process for each (path, mtime, size)."""
+    stat = os.stat(file)
+    key = (str(Path(file).resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
 
 
 def verify(name: str, file: str | Path | None = None) -> str:

@@ -1,8 +1,9 @@
-"""The contract every method must pass (call ``run_contract`` from a method's own tests).
+"""The contract every method must pass (``tests/test_method_contract.py`` runs it for every registered method;
+a method's own tests may call ``run_contract`` on variants).
 
 Output is uint8 ``[3, H, W]`` at the dataset resolution; the same (layout, seed) gives the same image;
-``generate_batch`` equals one-by-one generation bit for bit on the CPU; different seeds give different images for
-stochastic methods; an invalid layout raises ``LayoutError``.
+``generate_batch`` equals one-by-one generation bit for bit on the CPU over 8 layouts at batch sizes 1, 3 and 8;
+different seeds give different images for stochastic methods; an invalid layout raises ``LayoutError``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from semsynth.methods.base import Method
 from semsynth.types import LabelSpace, Layout
 
 
-def contract_layouts(method: Method, count: int = 2) -> list[Layout]:
+BATCH_SIZES = (1, 3, 8)
+LAYOUTS = 8
+
+
+def contract_layouts(method: Method, count: int = LAYOUTS) -> list[Layout]:
     """Layouts of the method's dataset: from ``shapes`` itself, or random blocky maps of the right size."""
     if method.dataset == "shapes":
         from semsynth.datasets.shapes import Shapes
@@ -36,7 +41,8 @@ def contract_layouts(method: Method, count: int = 2) -> list[Layout]:
     return layouts
 
 
-def run_contract(method: Method, layouts: Sequence[Layout] | None = None) -> None:
+def run_contract(method: Method, layouts: Sequence[Layout] | None = None,
+                 batch_sizes: Sequence[int] = BATCH_SIZES) -> None:
     layouts = list(layouts or contract_layouts(method))
     height, width = method.resolution
 
@@ -46,11 +52,16 @@ def run_contract(method: Method, layouts: Sequence[Layout] | None = None) -> Non
 
     assert torch.equal(method.generate(layouts[0], seed=0), first), "same (layout, seed) gave different images"
 
-    seeds = [3, 0, 7][: len(layouts)] if len(layouts) <= 3 else list(range(len(layouts)))
-    batch = method.generate_batch(layouts, seeds)
-    assert batch.dtype == torch.uint8 and tuple(batch.shape) == (len(layouts), 3, height, width)
-    for layout, seed, image in zip(layouts, seeds, batch):
-        assert torch.equal(method.generate(layout, seed=seed), image), "generate_batch differs from generate"
+    seeds = [7 * index + 3 for index in range(len(layouts))]
+    singles = [method.generate(layout, seed=seed) for layout, seed in zip(layouts, seeds)]
+    for size in batch_sizes:
+        for start in range(0, len(layouts), size):
+            chunk = layouts[start:start + size]
+            batch = method.generate_batch(chunk, seeds[start:start + size])
+            assert batch.dtype == torch.uint8 and tuple(batch.shape) == (len(chunk), 3, height, width)
+            for offset, image in enumerate(batch):
+                assert torch.equal(image, singles[start + offset]), \
+                    f"generate_batch at batch size {size} differs from generate for layout {start + offset}"
 
     if method.stochastic:
         other = method.generate(layouts[0], seed=1)

@@ -21,9 +21,11 @@ from semsynth.datasets.check import check_dataset
 from semsynth.datasets.cityscapes import Cityscapes
 from semsynth.datasets.cocostuff import CocoStuff
 from semsynth.errors import DatasetError, UserError
+from semsynth.methods.inade.presets import CONVENTION as INADE_ANY
 from semsynth.registry import DATASETS
 from semsynth.types import Layout, instance_edges
 from tests import fixtures_datasets as fx
+from tests import official_conventions as official
 
 EXPECTED = {  # dataset -> (fixture, split, ids, (H, W), classes, eval classes)
     "ade20k": ("ade20k", "val", ["ADE_val_00000001", "ADE_val_00000002", "ADE_val_00000003"], (256, 256), 151, 150),
@@ -126,18 +128,18 @@ def test_image_resize_modes(tmp_path: Path) -> None:
 
 def test_conventions() -> None:
     ade = Layout(torch.tensor([[0, 1, 150]]), ADE20K.label_space)
-    labels, instances = conv.apply_convention(ade, conv.SDM["ade20k"])
+    labels, instances = conv.apply_convention(ade, official.SDM["ade20k"])
     assert labels.tolist() == [[150, 0, 149]] and instances is None
-    labels, instances = conv.apply_convention(ade, conv.INADE["ade20k"])
+    labels, instances = conv.apply_convention(ade, official.INADE["ade20k"])
     assert labels.tolist() == [[0, 1, 150]] and instances.tolist() == [[0, 1, 2]]
     coco = Layout(torch.tensor([[255, 3]]), CocoStuff.label_space, torch.tensor([[7, 300]]))
-    labels, instances = conv.apply_convention(coco, conv.SDM["cocostuff"])
+    labels, instances = conv.apply_convention(coco, official.SDM["cocostuff"])
     assert labels.tolist() == [[182, 3]] and instances.tolist() == [[7, 255]]
     city = Layout(torch.tensor([[26, 26, 7]]), Cityscapes.label_space, torch.tensor([[26001, 26002, 7]]))
-    assert conv.apply_convention(city, conv.SDM["cityscapes"])[1].tolist() == [[255, 255, 7]]
-    assert conv.apply_convention(city, conv.INADE["cityscapes"])[1].tolist() == [[1, 2, 0]]
+    assert conv.apply_convention(city, official.SDM["cityscapes"])[1].tolist() == [[255, 255, 7]]
+    assert conv.apply_convention(city, official.INADE["cityscapes"])[1].tolist() == [[1, 2, 0]]
     face = Layout(torch.tensor([[0, 13], [13, 18]]), CelebAMask.label_space)
-    assert conv.apply_convention(face, conv.SDM["celebamask"])[1].tolist() == [[0, 1], [1, 2]]
+    assert conv.apply_convention(face, official.SDM["celebamask"])[1].tolist() == [[0, 1], [1, 2]]
 
 
 def test_convention_variants() -> None:
@@ -145,11 +147,11 @@ def test_convention_variants() -> None:
     city = Layout(torch.tensor([[26, 26, 7]]), Cityscapes.label_space, torch.tensor([[26001, 26002, 7]]))
     ade = Layout(torch.tensor([[0, 7, 7, 150]]), ADE20K.label_space)
     face = Layout(torch.tensor([[0, 13], [13, 18]]), CelebAMask.label_space)
-    assert conv.apply_convention(city, conv.INADE_ANY)[1].tolist() == [[1, 2, 0]]       # the layout's instances
-    assert conv.apply_convention(ade, conv.INADE_ANY)[1].tolist() == [[0, 1, 1, 2]]     # else one per class
+    assert conv.apply_convention(city, INADE_ANY)[1].tolist() == [[1, 2, 0]]       # the layout's instances
+    assert conv.apply_convention(ade, INADE_ANY)[1].tolist() == [[0, 1, 1, 2]]     # else one per class
     for name, layout in (("cityscapes", city), ("ade20k", ade), ("celebamask", face)):
-        assert torch.equal(conv.apply_convention(layout, conv.INADE_ANY)[1],
-                           conv.apply_convention(layout, conv.INADE[name])[1])
+        assert torch.equal(conv.apply_convention(layout, INADE_ANY)[1],
+                           conv.apply_convention(layout, official.INADE[name])[1])
     with pytest.raises(ValueError, match="instances must be one of"):
         conv.LabelConvention(instances="auto")
 

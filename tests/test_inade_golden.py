@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semsynth.methods.inade.inputs import instance_onehot, semantics
+from semsynth.methods.inputs import instance_onehot, semantics
 from semsynth.methods.inade.model import INADEEncoder, INADEGenerator, remap_noise
 from semsynth.nn.spectral_norm import SNConv2d
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1

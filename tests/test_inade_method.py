@@ -7,8 +7,8 @@ import torch
 
 from semsynth.datasets.shapes import Shapes
 from semsynth.errors import LayoutError, MissingWeightsError, UserError
-from semsynth.methods.inade.inputs import instance_onehot, layout_instances, semantics
-from semsynth.methods.inade.method import INADE
+from semsynth.methods.inade.method import INADE, layout_instances
+from semsynth.methods.inputs import instance_onehot, semantics
 from semsynth.methods.inade.model import INADEEncoder, INADEGenerator
 from semsynth.methods.inade.presets import SHAPES_OPTIONS
 

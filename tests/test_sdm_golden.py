@@ -14,7 +14,7 @@ from semsynth.diffusion.respacing import respace_betas, space_timesteps
 from semsynth.diffusion.samplers import ddim, ddpm
 from semsynth.diffusion.schedules import linear_betas
 from semsynth.methods.sdm.model import SDMUNet
-from semsynth.methods.sdm.adapter import layout_channels
+from semsynth.methods.sdm.presets import SDMPreset
 from semsynth.types import LabelSpace, Layout
 from tests.golden import GOLDEN, assert_golden, check_rule_sums, load_case, name_rule_v1
 
@@ -42,7 +42,7 @@ def _model(net: SDMUNet):
 def test_edge_one_hot_input_matches_official() -> None:
     t = UNET.tensors
     space = LabelSpace("golden5", tuple(f"c{i}" for i in range(5)), tuple((i, i, i) for i in range(5)))
-    ys = [layout_channels(Layout(label[0], space, instance[0]), label_channels=5, edge="instances")
+    ys = [SDMPreset(5, "instances", {}).channels(Layout(label[0], space, instance[0]))
           for label, instance in zip(t["inputs.label"], t["inputs.instance"])]
     torch.testing.assert_close(torch.stack(ys).double(), t["outputs.y"], rtol=0, atol=0)
 

@@ -14,10 +14,9 @@ from safetensors.torch import load_file
 from semsynth.datasets.labelspaces import ADE20K_LABELS, COCOSTUFF_LABELS
 from semsynth.datasets.shapes import Shapes
 from semsynth.errors import MissingWeightsError, UserError
-from semsynth.methods.sdm.adapter import layout_channels, preset_channels
 from semsynth.methods.sdm.method import SDM
 from semsynth.methods.sdm.model import SDMUNet
-from semsynth.methods.sdm.presets import PRESETS
+from semsynth.methods.sdm.presets import PRESETS, SDMPreset
 from semsynth.methods.sdm.train import train
 from semsynth.types import Layout
 from tests.method_contract import run_contract
@@ -125,7 +124,7 @@ def test_bad_settings_and_missing_weights(tmp_path) -> None:
 
 def test_shapes_input_is_one_hot_plus_instance_edges(layouts: list[Layout]) -> None:
     layout = layouts[0]
-    y = preset_channels(layout, PRESETS["shapes"])
+    y = PRESETS["shapes"].channels(layout)
     assert y.shape == (11, 64, 64)
     assert torch.equal(y[:10].argmax(0), layout.labels) and torch.equal(y[:10].sum(0), torch.ones(64, 64))
     assert torch.equal(y[10], layout.edges())
@@ -133,7 +132,7 @@ def test_shapes_input_is_one_hot_plus_instance_edges(layouts: list[Layout]) -> N
 
 def test_ade20k_shift_sends_other_to_150() -> None:
     labels = torch.tensor([[0, 1, 150]])
-    y = preset_channels(Layout(labels, ADE20K_LABELS), PRESETS["ade20k"])
+    y = PRESETS["ade20k"].channels(Layout(labels, ADE20K_LABELS))
     assert y.shape == (151, 1, 3)
     assert y.argmax(0).tolist() == [[150, 0, 149]] and torch.equal(y.sum(0), torch.ones(1, 3))
 
@@ -141,7 +140,7 @@ def test_ade20k_shift_sends_other_to_150() -> None:
 def test_cocostuff_unlabelled_to_182_and_edges() -> None:
     labels = torch.tensor([[255, 0, 181, 181]])
     instances = torch.tensor([[0, 1, 2, 2]])
-    y = preset_channels(Layout(labels, COCOSTUFF_LABELS, instances), PRESETS["cocostuff"])
+    y = PRESETS["cocostuff"].channels(Layout(labels, COCOSTUFF_LABELS, instances))
     assert y.shape == (184, 1, 4)
     assert y[:183].argmax(0).tolist() == [[182, 0, 181, 181]]
     assert y[183].tolist() == [[1.0, 1.0, 1.0, 0.0]]
@@ -151,9 +150,9 @@ def test_cityscapes_edges_read_through_8_bits() -> None:
     space = Shapes.label_space
     labels = torch.zeros(1, 3, dtype=torch.long)
     instances = torch.tensor([[26001, 26002, 3]])   # thing ids above 255 collapse to 255, as the official loader
-    clipped = layout_channels(Layout(labels, space, instances), 10, "instances_clipped")
+    clipped = SDMPreset(10, "instances_clipped", {}).channels(Layout(labels, space, instances))
     assert clipped[-1].tolist() == [[0.0, 1.0, 1.0]]
-    assert layout_channels(Layout(labels, space, instances), 10, "instances")[-1].tolist() == [[1.0, 1.0, 1.0]]
+    assert SDMPreset(10, "instances", {}).channels(Layout(labels, space, instances))[-1].tolist() == [[1.0, 1.0, 1.0]]
 
 
 def test_edit_keeps_unedited_pixels_and_regenerates_the_region(layouts: list[Layout]) -> None:
@@ -188,11 +187,9 @@ def test_official_format_fp16_state_dict_loads(tmp_path) -> None:
 
 
 def test_official_presets_follow_the_shared_label_conventions() -> None:
-    """Each official dataset preset maps labels and instances exactly as conventions.SDM documents it."""
-    from semsynth.datasets.conventions import SDM as SDM_CONVENTIONS
-    from semsynth.methods.sdm.adapter import sdm_convention
-    from semsynth.methods.sdm.presets import PRESETS
+    """Each official dataset preset maps labels and instances exactly as the official loader (tests'
+    ``official_conventions.SDM``)."""
+    from tests.official_conventions import SDM as SDM_CONVENTIONS
 
     for dataset, convention in SDM_CONVENTIONS.items():
-        preset = PRESETS[dataset]
-        assert sdm_convention(preset.edge, preset.label_shift, preset.ignore_to) == convention, dataset
+        assert PRESETS[dataset].convention == convention, dataset

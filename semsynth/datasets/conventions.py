@@ -3,8 +3,8 @@
 The official codes differ in how they feed the same files to a network: SDM shifts ADE20K (raw 0 "other" becomes
 class 150), maps COCO-Stuff's unlabelled 255 to an extra class 182 and reads instance PNGs through PIL's ``L`` mode
 (ids above 255 clip to 255); INADE feeds ADE20K unshifted, re-numbers instance ids to 0..K-1 and, where a layout
-has no instances, treats each present class as one instance. An adapter picks a ``LabelConvention`` (the presets
-``SDM`` and ``INADE`` hold the official choices per dataset) and calls ``apply_convention`` once per layout.
+has no instances, treats each present class as one instance. A method's presets pick a ``LabelConvention`` per
+dataset and its input adapter calls ``apply_convention`` once per layout.
 """
 
 from __future__ import annotations
@@ -88,24 +88,3 @@ def apply_convention(layout: Layout, convention: LabelConvention) -> tuple[torch
         instances = renumber_instances(instances)[0]
     return labels, instances
 
-
-SDM: dict[str, LabelConvention] = {
-    "ade20k": LabelConvention(ade_shift=True, instances="none"),
-    "cityscapes": LabelConvention(clip_uint8=True),
-    "cocostuff": LabelConvention(unknown_index=182, clip_uint8=True),
-    "celebamask": LabelConvention(instances="classes"),
-}
-"""SDM (image_datasets.py): 151 / 35+edge / 183+edge / 19+edge label channels. The official code has no COCO-Stuff
-or Cityscapes loader branch; those two entries follow its label mapping and SPADE's files (unverified upstream)."""
-
-INADE: dict[str, LabelConvention] = {
-    "ade20k": LabelConvention(instances="classes"),
-    "cityscapes": LabelConvention(renumber=True),
-    "celebamask": LabelConvention(instances="classes"),
-}
-"""INADE (make_instances.py + dataset options): ADE20K unshifted (151 channels, 0 = other), Cityscapes instanceIds
-re-numbered, one instance per class where the dataset has none. INADE released no COCO-Stuff model."""
-
-INADE_ANY = LabelConvention(instances="dataset_or_classes", renumber=True)
-"""INADE's rule on any dataset (the method's input adapter): re-numbered instance ids, one instance per class where
-the layout has no instance map; it agrees with every ``INADE`` preset."""

@@ -1,20 +1,41 @@
 """The method contract: ``generate(layout, seed)`` and everything the suite builds on top of it.
 
 A plugin subclasses ``Method``, implements ``generate`` and registers a name. The base class supplies the label
-space and resolution of the dataset the method is built for, layout checks, ``generate_batch`` and settings.
+space and resolution of the dataset the method is built for, per-dataset presets, the resolved weights file
+(``checkpoint``), layout checks, ``generate_batch``, settings and the ``train`` entry point of ``bench train``.
 """
 
 from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
 import torch
 
 from ..errors import LayoutError, UserError
 from ..types import Example, LabelSpace, Layout
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """What a method needs on one dataset: the weights-catalog entry of its file (None: it loads none) and its
+    default settings (the paper's). Methods extend it with their own fields (network config, label mapping)."""
+
+    weights: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+P = TypeVar("P", bound=Preset)
+
+
+def lookup_preset(method: str, presets: Mapping[str, P], dataset: str) -> P:
+    """``presets[dataset]``, or a ``UserError`` naming the datasets ``method`` has presets for."""
+    if dataset not in presets:
+        raise UserError(f"{method} has no preset for dataset '{dataset}'; known: {', '.join(sorted(presets))}")
+    return presets[dataset]
 
 
 def _checked(generate):
@@ -30,9 +51,10 @@ def _checked(generate):
 class Method(ABC):
     """A semantic image synthesis method: layout + seed -> uint8 image ``[3, H, W]``.
 
-    Subclasses set ``name`` (the registry name) and ``defaults`` (sampler settings with the paper's values;
-    constructor overrides may change only these keys). Every sample must draw its randomness from a
-    ``torch.Generator`` seeded with ``seed``, so ``generate_batch`` equals one-by-one generation.
+    Subclasses set ``name`` (the registry name), ``defaults`` (settings with the paper's values; constructor
+    overrides may change only these keys) and, when they load weights or differ per dataset, ``presets`` (one
+    ``Preset`` per dataset). Every sample must draw its randomness from a ``torch.Generator`` seeded with ``seed``,
+    so ``generate_batch`` equals one-by-one generation.
     """
 
     name: ClassVar[str] = ""
@@ -40,6 +62,8 @@ class Method(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     # A reference row that returns the split's own images sets another FID reference split (val vs val is 0).
     fid_reference_split: ClassVar[str | None] = None
+    # Per-dataset presets (weights entry, paper settings); empty: the method runs on any dataset without weights.
+    presets: ClassVar[Mapping[str, Preset]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -49,13 +73,18 @@ class Method(ABC):
 
     def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
                  **overrides: Any) -> None:
+        self._configure(dataset, device, overrides)
+        self.checkpoint: Path | None = self.resolve_checkpoint(checkpoint)
+
+    def _configure(self, dataset: str, device: str, overrides: dict[str, Any]) -> None:
+        """Dataset, preset, device and settings: everything but the weights file."""
         from ..registry import DATASETS, lookup
 
         spec = lookup(DATASETS, dataset)
         self.dataset: str = dataset
         self.label_space: LabelSpace = spec.label_space
         self.resolution: tuple[int, int] = tuple(spec.resolution)
-        self.checkpoint: Path | None = Path(checkpoint) if checkpoint is not None else None
+        self.preset = self.preset_for(dataset)
         self.device = torch.device(device)
         defaults = self.default_settings(dataset)
         unknown = sorted(set(overrides) - set(defaults))
@@ -65,9 +94,35 @@ class Method(ABC):
         self.settings: dict[str, Any] = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
 
     @classmethod
+    def without_checkpoint(cls, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "Method":
+        """An instance with settings but no weights file, for methods built around given networks (``from_net``)."""
+        method = cls.__new__(cls)
+        method._configure(dataset, device, overrides)
+        method.checkpoint = None
+        return method
+
+    @classmethod
+    def preset_for(cls, dataset: str) -> Preset | None:
+        """The method's preset for ``dataset`` (None for a method without presets); a ``UserError`` names the
+        datasets it has presets for."""
+        return lookup_preset(cls.name, cls.presets, dataset) if cls.presets else None
+
+    @classmethod
     def default_settings(cls, dataset: str) -> dict[str, Any]:
-        """Sampler settings for ``dataset`` (per-dataset paper presets override this)."""
-        return dict(cls.defaults)
+        """Settings for ``dataset``: ``defaults`` updated by the dataset preset's (the paper's) settings."""
+        preset = cls.preset_for(dataset)
+        return {**cls.defaults, **(preset.settings if preset is not None else {})}
+
+    def resolve_checkpoint(self, checkpoint: str | Path | None) -> Path | None:
+        """The weights file: ``checkpoint`` when given, else the catalog file the preset names (its sha256
+        checked), else None for a method that loads no weights. A missing file is a ``MissingWeightsError`` that
+        names it, where it was looked for and where to get it."""
+        from .. import weights
+
+        entry = self.preset.weights if self.preset is not None else None
+        if checkpoint is None and entry is None:
+            return None
+        return weights.path(entry, checkpoint)
 
     @abstractmethod
     def generate(self, layout: Layout, seed: int) -> torch.Tensor:
@@ -109,7 +164,15 @@ class Method(ABC):
     @classmethod
     def from_checkpoint(cls, path: str | Path, dataset: str = "shapes", device: str = "cpu",
                         **overrides: Any) -> "Method":
+        """The method with the weights of ``path`` instead of the catalog's."""
         return cls(dataset=dataset, checkpoint=path, device=device, **overrides)
+
+    @classmethod
+    def train(cls, dataset: str, out_dir: str | Path, **options: Any) -> Path:
+        """Train the method on ``dataset`` into ``out_dir`` and return the weights file (``bench train``); options
+        include ``data_root``, ``device``, ``quiet``, ``steps``, ``batch_size`` and the method's own."""
+        raise UserError(f"method '{cls.name}' cannot be trained: it has no training code (a method becomes "
+                        f"trainable by implementing the class method Method.train)")
 
     def save(self, path: str | Path) -> None:
         """Write the method's weights as a ``weights_only``-loadable file (methods with networks implement it)."""

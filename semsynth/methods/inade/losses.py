@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ... import weights
 from ...nn.gan_losses import Perceptual, vgg19_perceptual
-from .weights import VGG19
+from .presets import VGG19
 
 # INADE's perceptual weights on relu1_1 .. relu5_1 (SPADE uses 1/32, 1/16, 1/8, 1/4, 1)
 INADE_VGG_WEIGHTS = (0.0, 0.0, 0.0, 0.25, 1.0)

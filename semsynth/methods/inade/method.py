@@ -18,15 +18,18 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from ... import checkpoints
 from ... import weights as catalog
+from ...datasets.conventions import apply_convention
 from ...errors import MissingWeightsError, UserError
 from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
-from . import presets
-from .inputs import instance_onehot, layout_instances, semantics
-from .model import INADEEncoder, INADEGenerator, class_channels
-from .weights import read_state, split_state, write_state
+from ..inputs import instance_onehot, semantics
+from .model import INADEEncoder, INADEGenerator
+from .presets import CONVENTION, PRESETS
+
+NETWORKS = ("G", "E")   # the key prefixes of the generator and the encoder in a suite weights file
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -34,73 +37,82 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).cpu()
 
 
+def layout_instances(layout: Layout) -> torch.Tensor:
+    """The layout's instance map re-numbered to 0..K-1 (official ``make_instances.py`` re-id); without one, each
+    present class is one instance (official rule for ADE20K, CelebAMask-HQ and DeepFashion). Re-numbering keeps
+    the edges, so this map is also the edge source of ``semantics``."""
+    return apply_convention(layout, CONVENTION)[1]
+
+
 @METHODS.register_module(name="inade")
 class INADE(Method):
     """INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."""
 
     name = "inade"
+    presets = PRESETS
     defaults: dict[str, Any] = {}
 
     def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
                  **overrides: Any) -> None:
         super().__init__(dataset, checkpoint, device, **overrides)
-        generator_name, self._encoder_name = self._catalog_names(dataset)
-        file = catalog.path(generator_name, checkpoint)
-        state, options = read_state(file)
-        generator_state, encoder_state = split_state(state)
-        self.checkpoint = file
-        self._attach(options or presets.options_for(dataset), generator_state, encoder_state or None)
+        state, options = checkpoints.load(self.checkpoint)
+        networks = checkpoints.split(state, NETWORKS)
+        self._attach(options or self.preset.options, networks["G"], networks["E"] or None)
 
     @classmethod
     def from_networks(cls, generator: INADEGenerator, encoder: INADEEncoder | None, options: Mapping[str, Any],
                       dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "INADE":
         """A method around given networks (tests, training previews); ``options`` are their official options."""
-        method = cls.__new__(cls)
-        Method.__init__(method, dataset, None, device, **overrides)
-        method._encoder_name = None
+        method = cls.without_checkpoint(dataset, device, **overrides)
         method._attach(options, generator.state_dict(), encoder.state_dict() if encoder is not None else None)
         return method
 
-    @staticmethod
-    def _catalog_names(dataset: str) -> tuple[str, str | None]:
-        if dataset not in presets.CHECKPOINTS:
-            raise UserError(f"inade has no checkpoint for dataset '{dataset}'; available: "
-                            f"{', '.join(sorted(presets.CHECKPOINTS))}")
-        return presets.CHECKPOINTS[dataset]
+    @classmethod
+    def train(cls, dataset: str, out_dir: str | Path, **options: Any) -> Path:
+        """``bench train --method inade``: ``train.train`` (the official losses and optimisers)."""
+        from .train import train
+
+        return train(dataset, Path(out_dir), **options)
 
     def _attach(self, options: Mapping[str, Any], generator_state: Mapping[str, torch.Tensor],
                 encoder_state: Mapping[str, torch.Tensor] | None) -> None:
         self.options = dict(options)
-        if class_channels(self.options) != self.label_space.num_classes:
-            raise UserError(f"INADE options have {class_channels(self.options)} class channels but dataset "
+        source = self.checkpoint or "the given generator"
+        self.net = checkpoints.build(lambda: INADEGenerator.from_official_config(self.options), source)
+        if self.net.label_nc != self.label_space.num_classes:
+            raise UserError(f"INADE options have {self.net.label_nc} class channels but dataset "
                             f"'{self.dataset}' has {self.label_space.num_classes} classes")
-        self.net = INADEGenerator.from_official_config(self.options)
-        self.net.load_state_dict(generator_state, strict=True)
+        checkpoints.load_into(self.net, generator_state, source)
         self.net.to(self.device).eval()
         if self.net.output_size != self.resolution:
             raise UserError(f"INADE options give {self.net.output_size} images, dataset '{self.dataset}' needs "
                             f"{self.resolution}")
         self.encoder: INADEEncoder | None = None
         if encoder_state is not None:
-            self.encoder = INADEEncoder.from_official_config(self.options)
-            self.encoder.load_state_dict(encoder_state, strict=True)
-            self.encoder.to(self.device).eval()
+            self._load_encoder(encoder_state, self.checkpoint or "the given encoder")
+
+    def _load_encoder(self, state: Mapping[str, torch.Tensor], source: Path | str) -> INADEEncoder:
+        self.encoder = INADEEncoder.from_official_config(self.options)
+        checkpoints.load_into(self.encoder, state, source)
+        self.encoder.to(self.device).eval()
+        return self.encoder
 
     def _encoder(self) -> INADEEncoder:
-        """The remapping encoder, loaded on first use (official: best_net_E.pth next to the generator file)."""
-        if self.encoder is None:
-            sibling = [self.checkpoint.parent / name for name in ("best_net_E.pth", "best_net_IE.pth")
-                       if self.checkpoint is not None]
-            found = next((file for file in sibling if file.is_file()), None)
-            if found is None and self._encoder_name is None:
-                raise MissingWeightsError("this INADE checkpoint has no encoder, which reference-guided style needs; "
-                                          "put the official best_net_E.pth (or best_net_IE.pth) next to it")
-            file = found or catalog.path(self._encoder_name)
-            state, _ = read_state(file)
-            self.encoder = INADEEncoder.from_official_config(self.options)
-            self.encoder.load_state_dict(split_state(state)[1] or state, strict=True)
-            self.encoder.to(self.device).eval()
-        return self.encoder
+        """The remapping encoder, loaded on first use: the official best_net_E.pth (or best_net_IE.pth) next to the
+        generator file, else the catalog's encoder for the dataset (only for a method loaded from a file)."""
+        if self.encoder is not None:
+            return self.encoder
+        if self.checkpoint is None:
+            raise MissingWeightsError("this INADE method was built without an encoder, which reference-guided style "
+                                      "needs; pass one to from_networks")
+        siblings = [self.checkpoint.parent / name for name in ("best_net_E.pth", "best_net_IE.pth")]
+        found = next((file for file in siblings if file.is_file()), None)
+        if found is None and self.preset.encoder_weights is None:
+            raise MissingWeightsError("this INADE checkpoint has no encoder, which reference-guided style needs; "
+                                      "put the official best_net_E.pth (or best_net_IE.pth) next to it")
+        file = found or catalog.path(self.preset.encoder_weights)
+        encoder_state = checkpoints.split(checkpoints.load(file)[0], ("E", "G"))["E"]   # bare official file: all E
+        return self._load_encoder(encoder_state, file)
 
     # -- noise ------------------------------------------------------------------------------------------
 
@@ -195,4 +207,12 @@ class INADE(Method):
         return {"instance": identifier} if layout.instances is not None else {"class": identifier}
 
     def save(self, path: str | Path) -> None:
-        write_state(path, self.net, self.encoder, self.options)
+        write_weights(path, self.net, self.encoder, self.options)
+
+
+def write_weights(path: str | Path, generator: torch.nn.Module, encoder: torch.nn.Module | None,
+                  options: Mapping[str, Any]) -> None:
+    """Generator and encoder as one float32 safetensors file with the options as metadata (loads back with
+    ``checkpoint=path``)."""
+    networks = {"G": generator.state_dict(), **({"E": encoder.state_dict()} if encoder is not None else {})}
+    checkpoints.save(path, checkpoints.join(networks), options)

@@ -35,10 +35,10 @@ from ...nn.gan_losses import Perceptual, feature_matching, hinge_discriminator, 
 from ...types import Example
 from . import presets
 from .discriminator import MultiscaleDiscriminator
-from .inputs import instance_onehot, layout_instances, semantics
+from ..inputs import instance_onehot, semantics
 from .losses import inade_vgg19, shapes_perceptual
+from .method import layout_instances, write_weights
 from .model import INADEEncoder, INADEGenerator, class_channels, remap_noise
-from .weights import write_state
 
 DEFAULTS: dict[str, Any] = {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9, "lambda_feat": 10.0, "lambda_vgg": 10.0,
                             "lambda_kld": 0.05, "ndf": 64, "n_layers_D": 4, "num_D": 2, "perceptual": "auto",
@@ -160,7 +160,7 @@ def export(run_dir: str | Path, out: str | Path) -> Path:
     encoder = INADEEncoder.from_official_config(net_options)
     generator.load_state_dict(state["modules"]["G"], strict=True)
     encoder.load_state_dict(state["modules"]["E"], strict=True)
-    write_state(out, generator, encoder, net_options)
+    write_weights(out, generator, encoder, net_options)
     return Path(out)
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ... import weights
+from ... import checkpoints
 from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.guidance import classifier_free
 from ...diffusion.inpainting import repaint
@@ -20,10 +20,8 @@ from ...errors import UserError
 from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
-from .adapter import preset_channels
 from .model import SDMUNet
-from .presets import PRESETS, preset_for
-from .weights_io import load_state, save_state, stored_config
+from .presets import PRESETS
 
 SAMPLERS = ("ddpm", "ddim", "dpm-solver++")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -51,32 +49,32 @@ class SDM(Method):
     no guidance)."""
 
     name = "sdm"
-    defaults = dict(PRESETS["shapes"].sampler)
+    presets = PRESETS
+    defaults = dict(PRESETS["shapes"].settings)
 
     def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
                  **overrides: Any) -> None:
         super().__init__(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
-        file = weights.path(preset_for(dataset).weights, checkpoint)
-        self.checkpoint = file   # the resolved file, so run records name and hash it
-        config = stored_config(file) or preset_for(dataset).net_config()
-        net = SDMUNet(**config)
-        net.load_state_dict(load_state(file), strict=True)
+        state, config = checkpoints.load(self.checkpoint)
+        net = checkpoints.build(lambda: SDMUNet(**(config or self.preset.net_config())), self.checkpoint)
+        checkpoints.load_into(net, state, self.checkpoint)
         self._attach(net)
-
-    @classmethod
-    def default_settings(cls, dataset: str) -> dict[str, Any]:
-        return dict(PRESETS[dataset].sampler) if dataset in PRESETS else dict(cls.defaults)
 
     @classmethod
     def from_net(cls, net: SDMUNet, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "SDM":
         """A method around an existing network (random weights in tests, a network being trained)."""
-        method = cls.__new__(cls)
-        Method.__init__(method, dataset=dataset, checkpoint=None, device=device, **overrides)
+        method = cls.without_checkpoint(dataset, device, **overrides)
         method._attach(net)
         return method
 
+    @classmethod
+    def train(cls, dataset: str, out_dir: str | Path, **options: Any) -> Path:
+        """``bench train --method sdm``: ``train.train`` (the paper's recipe; options override the preset)."""
+        from .train import train
+
+        return train(dataset, Path(out_dir), **options)
+
     def _attach(self, net: SDMUNet) -> None:
-        self.preset = preset_for(self.dataset)
         if net.num_classes != self.preset.cond_channels:
             raise UserError(f"SDM network takes {net.num_classes} layout channels but {self.dataset} needs "
                             f"{self.preset.cond_channels}; use a checkpoint trained for {self.dataset}")
@@ -94,7 +92,7 @@ class SDM(Method):
         """SDM inputs ``[B, C, H, W]`` of validated layouts."""
         for layout in layouts:
             self.check_layout(layout)
-        return torch.stack([preset_channels(layout, self.preset) for layout in layouts]).to(self.device)
+        return torch.stack([self.preset.channels(layout) for layout in layouts]).to(self.device)
 
     def _model(self, process: GaussianProcess) -> Model:
         """The guided network. On the CPU every sample gets its own (conditional + null) forward: MKL-DNN picks
@@ -154,7 +152,7 @@ class SDM(Method):
 
     def save(self, path: str | Path) -> None:
         """Float32 safetensors with the network config as metadata (loads back with ``checkpoint=path``)."""
-        save_state(self.net.state_dict(), path, config=self.net.config, half=False)
+        checkpoints.save(path, self.net.state_dict(), self.net.config)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,19 @@
-"""SDM per-dataset settings as data: network config (official constructor arguments), layout adapter, sampler
-defaults and the official checkpoint files. Paper/code facts: shared/research/sdm_piti_gcdp.md section 1."""
+"""SDM per-dataset settings as data: network config (official constructor arguments), label mapping and input
+channels, sampler and training defaults, and the weights-catalog entries. Paper/code facts:
+shared/research/sdm_piti_gcdp.md section 1."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import UserError
+import torch
+
+from ...datasets.conventions import LabelConvention, apply_convention
+from ...types import Layout
 from ...weights import WeightSpec, register
+from ..base import Preset, lookup_preset
+from ..inputs import semantics
 
 SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
 
@@ -37,20 +43,33 @@ SHAPES_RECIPE = ("bench train --method sdm --dataset shapes --steps 7200 --set n
                  "--set init=runs/sdm-shapes-1/sdm_shapes.safetensors --out runs/sdm-shapes-2")
 
 
+# Edge source of a preset -> the instance map of its label convention.
+EDGE_SOURCES = {None: "none", "instances": "dataset", "labels": "classes", "instances_clipped": "dataset"}
+
+
 @dataclass(frozen=True)
-class SDMPreset:
+class SDMPreset(Preset):
     """How SDM runs on one dataset: ``label_channels`` one-hot channels (+1 with an ``edge`` source), id mapping
-    (``label_shift``, ``ignore_to``), network ``config``, paper ``sampler`` defaults, ``training`` defaults and
-    the weights name."""
+    (``label_shift``, ``ignore_to``), network ``config``, ``training`` defaults; the base class holds the weights
+    entry and the paper's sampler ``settings``.
+
+    ``edge``: None (ADE20K), 'instances' (instance map), 'labels' (CelebAMask-HQ uses the label map as instance
+    map) or 'instances_clipped' (Cityscapes, COCO-Stuff: ids read through an 8-bit conversion, so ids above 255
+    become 255 and touching thing instances merge). ``label_shift`` -1 is ADE20K's shift (raw 0 "other" -> 150),
+    ``ignore_to`` the class of ignored pixels (COCO-Stuff 255 -> 182; None leaves them out of the one-hot)."""
 
     label_channels: int
     edge: str | None
     config: dict[str, Any]
-    weights: str
     label_shift: int = 0
     ignore_to: int | None = None
-    sampler: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=lambda: dict(PAPER_TRAINING))
+
+    def __post_init__(self) -> None:
+        if self.edge not in EDGE_SOURCES:
+            raise ValueError(f"unknown edge source '{self.edge}'; known: {tuple(EDGE_SOURCES)}")
+        if self.label_shift not in (0, -1):
+            raise ValueError(f"label_shift must be 0 or -1 (ADE20K's shift), got {self.label_shift}")
 
     @property
     def cond_channels(self) -> int:
@@ -58,6 +77,21 @@ class SDMPreset:
 
     def net_config(self) -> dict[str, Any]:
         return dict(self.config, num_classes=self.cond_channels)
+
+    @property
+    def convention(self) -> LabelConvention:
+        """The official loader's id mapping for this dataset."""
+        return LabelConvention(ade_shift=self.label_shift == -1, unknown_index=self.ignore_to,
+                               instances=EDGE_SOURCES[self.edge], clip_uint8=self.edge == "instances_clipped")
+
+    def channels(self, layout: Layout) -> torch.Tensor:
+        """SDM's network input for ``layout``, as the official loader builds it: float32 ``[cond_channels, H, W]``,
+        the one-hot of the mapped labels, then the edge channel (all zero when the layout has no instance map)."""
+        labels, instances = apply_convention(layout, self.convention)
+        if self.edge is not None and instances is None:
+            instances = torch.zeros_like(labels)   # no instance map: an all-zero edge channel
+        return semantics(labels, instances if self.edge is not None else None, self.label_channels,
+                         layout.label_space.ignore_index)
 
 
 # Official sampling: full 1000-step ancestral chain (no respacing), clip_denoised, guidance s from the scripts.
@@ -67,29 +101,26 @@ def _official(guidance: float) -> dict[str, Any]:
 
 PRESETS: dict[str, SDMPreset] = {
     # ADE20K: raw 0 "other" -> class 150 (label - 1 on uint8), no instance channel: 151 channels.
-    "ade20k": SDMPreset(151, None, OFFICIAL_256, "sdm-ade20k", label_shift=-1, sampler=_official(1.5)),
+    "ade20k": SDMPreset(151, None, OFFICIAL_256, weights="sdm-ade20k", label_shift=-1, settings=_official(1.5)),
     # CelebAMask-HQ: 19 classes + edges of the label map itself: 20 channels.
-    "celebamask": SDMPreset(19, "labels", OFFICIAL_256, "sdm-celebamask", sampler=_official(1.5)),
+    "celebamask": SDMPreset(19, "labels", OFFICIAL_256, weights="sdm-celebamask", settings=_official(1.5)),
     # Cityscapes (no official script or checkpoint): 35 labelIds + edges of 8-bit-clipped instance ids, at 256x512.
-    "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, "sdm-cityscapes", sampler=_official(2.0)),
+    "cityscapes": SDMPreset(35, "instances_clipped", OFFICIAL_256, weights="sdm-cityscapes", settings=_official(2.0)),
     # COCO-Stuff: 182 ids + unlabelled 255 -> 182, + edges of 8-bit-clipped instance ids: 184 channels.
-    "cocostuff": SDMPreset(183, "instances_clipped", OFFICIAL_256, "sdm-cocostuff", ignore_to=182,
-                           sampler=_official(1.5)),
+    "cocostuff": SDMPreset(183, "instances_clipped", OFFICIAL_256, weights="sdm-cocostuff", ignore_to=182,
+                           settings=_official(1.5)),
     # Guidance 1.5 was chosen on the first 100 val layouts x 2 samples (FID / diversity / mIoU: 0.77 / 0.76 / 97.5
     # at s = 1, 0.60 / 0.55 / 99.7 at s = 1.5, 0.62 / 0.47 / 99.9 at s = 2; the oracle: 0.43 / 0.75 / 99.7).
-    "shapes": SDMPreset(10, "instances", SHAPES_64, "sdm-shapes",
-                        sampler={"sampler": "dpm-solver++", "steps": 10, "guidance": 1.5, "eta": 0.0,
-                                 "dtype": "float32"},
+    "shapes": SDMPreset(10, "instances", SHAPES_64, weights="sdm-shapes",
+                        settings={"sampler": "dpm-solver++", "steps": 10, "guidance": 1.5, "eta": 0.0,
+                                  "dtype": "float32"},
                         training=SHAPES_TRAINING),
 }
 
 
-
 def preset_for(dataset: str) -> SDMPreset:
     """The SDM preset of ``dataset`` or a UserError naming the known ones."""
-    if dataset not in PRESETS:
-        raise UserError(f"sdm has no preset for dataset '{dataset}'; known: {', '.join(sorted(PRESETS))}")
-    return PRESETS[dataset]
+    return lookup_preset("sdm", PRESETS, dataset)
 
 
 _DRIVE = "https://drive.google.com/file/d/"

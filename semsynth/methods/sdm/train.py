@@ -10,22 +10,21 @@ from typing import Any
 
 import torch
 
+from ... import checkpoints
 from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import linear_betas
 from ...errors import UserError
 from ...training import TrainConfig, Trainer
 from ...types import Example
-from .adapter import preset_channels
 from .model import SDMUNet
 from .presets import SDMPreset, preset_for
-from .weights_io import load_state, save_state
 
 
 def batch_inputs(examples: list[Example], preset: SDMPreset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [-1, 1] and the SDM layout tensors of a list of examples."""
     images = torch.stack([example.image for example in examples]).to(device).float() / 127.5 - 1
-    cond = torch.stack([preset_channels(example.layout, preset) for example in examples]).to(device)
+    cond = torch.stack([preset.channels(example.layout) for example in examples]).to(device)
     return images, cond
 
 
@@ -92,7 +91,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
     if init is not None:
-        net.load_state_dict(load_state(init), strict=True)
+        net.load_state_dict(checkpoints.load(init)[0], strict=True)
     diffusion = GaussianProcess(linear_betas(1000))
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     trainer = Trainer({"G": net}, {"G": optimizer}, TrainConfig(
@@ -116,5 +115,5 @@ def export(out_dir: str | Path, dataset: str, target: str | Path | None = None) 
     config = json.loads((out_dir / "train_options.json").read_text())["config"]
     state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     target = Path(target) if target is not None else out_dir / f"sdm_{dataset}.safetensors"
-    save_state(state["ema"]["G"], target, config=config, half=True)
+    checkpoints.save(target, state["ema"]["G"], config, half=True)
     return target
