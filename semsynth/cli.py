@@ -7,11 +7,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .errors import UserError
 
 EXIT_USER_ERROR = 2
+
+# OpenMP threads that wait for work sleep instead of spinning: spinning threads compete with every other busy
+# process on a shared machine and made runs 3-80x slower there (benchmarks/threads_under_load.py).
+THREAD_POLICY = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def set_thread_policy() -> None:
+    """Apply ``THREAD_POLICY`` to this process and its children, before torch is imported; a value the user set wins."""
+    for key, value in THREAD_POLICY.items():
+        os.environ.setdefault(key, value)
 
 
 def _seeds(text: str) -> list[int]:
@@ -43,10 +53,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     kind = args.kind
     if kind in ("methods", "datasets", "metrics", "segmenters"):
-        table = getattr(registry, kind.upper())
-        for name in registry.names(table):
-            cls = table.get(name)
-            print(f"{name:24s} {_summary(kind, cls)}")
+        for name, summary in registry.summaries(getattr(registry, kind.upper())).items():
+            print(f"{name:24s} {summary}")
     elif kind == "weights":
         registry.load_plugins()
         for spec in sorted(weights.CATALOG.values(), key=lambda s: s.name):
@@ -54,20 +62,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif kind == "protocols":
         print(protocols.describe())
     return 0
-
-
-def _summary(kind: str, cls: Any) -> str:
-    doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-    if kind == "datasets":
-        h, w = cls.resolution
-        return f"{cls.label_space.num_classes} classes, {h}x{w}, splits {'/'.join(cls.splits)}"
-    if kind == "segmenters":
-        from .evaluators.segmenters.mmseg_backend import datasets_of
-
-        files = ", ".join(f"{d}: {w}" for d, w in cls.weights.items())
-        mmseg = f"; mmseg backend: {', '.join(datasets_of(cls.name))}" if datasets_of(cls.name) else ""
-        return f"datasets {', '.join(cls.datasets)}; input {cls.input_size}; weights {files}{mmseg}"
-    return doc
 
 
 # -- bench run -------------------------------------------------------------------------------------------------
@@ -204,87 +198,106 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the problem and where to read more, exit 2 (not the usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, where it has one (None means the help says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        shown = not any(action.default is hidden for hidden in (None, False, argparse.SUPPRESS))
+        return f"{action.help} (default: %(default)s)" if shown else action.help
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description="semsynth-bench: semantic image synthesis benchmark")
+    from . import __version__
+
+    parser = _Parser(prog="bench", description="semsynth-bench: semantic image synthesis benchmark")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("list", parents=[common],
-                       help="list methods, datasets, metrics, segmenters, weights or protocols")
-    p.add_argument("kind", nargs="?", default="methods",
+    def command(name: str, summary: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=summary, description=summary, formatter_class=_HelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("list", "list methods, datasets, metrics, segmenters, weights or protocols", cmd_list)
+    p.add_argument("kind", nargs="?", default="methods", help="what to list",
                    choices=["methods", "datasets", "metrics", "segmenters", "weights", "protocols"])
-    p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("run", parents=[common], help="generate samples, evaluate them and record the result")
-    p.add_argument("--method", required=True)
-    p.add_argument("--dataset", default="shapes")
-    p.add_argument("--data-root")
-    p.add_argument("--checkpoint")
-    p.add_argument("--split")
-    p.add_argument("--limit", type=_positive, help="first N layouts of the split")
-    p.add_argument("--samples-per-layout", type=_positive)
+    p = command("run", "generate samples, evaluate them and record the result", cmd_run)
+    p.add_argument("--method", required=True, help="registered method (see `bench list methods`)")
+    p.add_argument("--dataset", default="shapes", help="registered dataset (see `bench list datasets`)")
+    p.add_argument("--data-root", help="dataset folder (default: $SEMSYNTH_DATA/<dataset>)")
+    p.add_argument("--checkpoint", help="weights file of the method (default: its file from the weights catalog)")
+    p.add_argument("--split", help="dataset split (default: the protocol's split)")
+    p.add_argument("--limit", type=_positive, help="first N layouts of the split (default: the protocol's count)")
+    p.add_argument("--samples-per-layout", type=_positive,
+                   help="images generated per layout (default: the protocol's count)")
     p.add_argument("--metrics", help="comma-separated metric keys of the protocol (default: all)")
     p.add_argument("--segmenter", metavar="NAME | METRIC=NAME[,METRIC=NAME]",
                    help="segmenter of every metric that takes one (mIoU-type) instead of the protocol's, or of the "
-                        "named metrics only")
+                        "named metrics only (default: the protocol's)")
     p.add_argument("--segmenter-backend", choices=["native", "mmseg"], default="native",
                    help="run the mIoU segmenters through mmsegmentation itself (cross-check; needs the mmseg extra)")
-    p.add_argument("--protocol", default="semsynth-v1")
-    p.add_argument("--sampler")
-    p.add_argument("--steps", type=_positive)
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="other method settings")
-    p.add_argument("--batch-size", type=_positive, default=16)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--resume", metavar="RUN_DIR")
-    p.set_defaults(func=cmd_run)
+    p.add_argument("--protocol", default="semsynth-v1", help="evaluation protocol (see `bench list protocols`)")
+    p.add_argument("--sampler", help="method setting `sampler` (default: the method's preset)")
+    p.add_argument("--steps", type=_positive, help="method setting `steps` (default: the method's preset)")
+    p.add_argument("--guidance", type=float, help="method setting `guidance` (default: the method's preset)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="other method settings, repeatable (default: the method's preset)")
+    p.add_argument("--batch-size", type=_positive, default=16, help="layouts generated and evaluated at once")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--out", default="runs", help="folder that receives the run folder")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in RUN_DIR")
 
-    p = sub.add_parser("train", parents=[common], help="train a method (or the shapes evaluator network)")
-    p.add_argument("--method")
-    p.add_argument("--segmenter")
-    p.add_argument("--dataset", default="shapes")
-    p.add_argument("--data-root")
-    p.add_argument("--steps", type=_positive)
-    p.add_argument("--batch-size", type=_positive)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="training options of the method")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out")
-    p.set_defaults(func=cmd_train)
+    p = command("train", "train a method (or the shapes evaluator network)", cmd_train)
+    p.add_argument("--method", help="registered method with a trainer")
+    p.add_argument("--segmenter", help="train this evaluator network instead (only shapes-segnet)")
+    p.add_argument("--dataset", default="shapes", help="registered dataset")
+    p.add_argument("--data-root", help="dataset folder (default: $SEMSYNTH_DATA/<dataset>)")
+    p.add_argument("--steps", type=_positive, help="training steps (default: the trainer's)")
+    p.add_argument("--batch-size", type=_positive, help="training batch size (default: the trainer's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="training options of the method, repeatable")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--out", help="output folder (default: runs/train-<method>-<dataset>) or weights file")
 
-    p = sub.add_parser("leaderboard", parents=[common], help="write markdown leaderboards from run records")
-    p.add_argument("--dataset")
-    p.add_argument("--runs", default="runs")
-    p.add_argument("--out", default="leaderboards")
-    p.set_defaults(func=cmd_leaderboard)
+    p = command("leaderboard", "write markdown leaderboards from run records", cmd_leaderboard)
+    p.add_argument("--dataset", help="only this dataset (default: every dataset with runs)")
+    p.add_argument("--runs", default="runs", help="folder searched for run records")
+    p.add_argument("--out", default="leaderboards", help="folder that receives one markdown file per dataset")
 
-    p = sub.add_parser("sample", parents=[common], help="a PNG grid: colourised layout | samples for several seeds")
-    p.add_argument("--method", required=True)
-    p.add_argument("--dataset", default="shapes")
-    p.add_argument("--data-root")
-    p.add_argument("--split", default="val")
-    p.add_argument("--checkpoint")
-    p.add_argument("--index", type=int, default=0)
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2, 3])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="grid.png")
-    p.set_defaults(func=cmd_sample)
+    p = command("sample", "a PNG grid: colourised layout | samples for several seeds", cmd_sample)
+    p.add_argument("--method", required=True, help="registered method")
+    p.add_argument("--dataset", default="shapes", help="registered dataset")
+    p.add_argument("--data-root", help="dataset folder (default: $SEMSYNTH_DATA/<dataset>)")
+    p.add_argument("--split", default="val", help="dataset split")
+    p.add_argument("--checkpoint", help="weights file of the method (default: its file from the weights catalog)")
+    p.add_argument("--index", type=int, default=0, help="layout index in the split")
+    p.add_argument("--seeds", type=_seeds, default="0-3", help="seeds, as 0-3 or 0,5,7")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--out", default="grid.png", help="PNG file written")
 
-    p = sub.add_parser("weights", parents=[common], help="the catalog of pretrained files")
-    p.add_argument("action", nargs="?", default="list", choices=["list", "verify", "path", "fetch"])
-    p.add_argument("name", nargs="?")
-    p.set_defaults(func=cmd_weights)
+    p = command("weights", "the catalog of pretrained files", cmd_weights)
+    p.add_argument("action", nargs="?", default="list", choices=["list", "verify", "path", "fetch"],
+                   help="list the catalog, verify sha256, print a file's path, or fetch it")
+    p.add_argument("name", nargs="?", help="weights name, for path and fetch")
 
-    p = sub.add_parser("datasets", parents=[common], help="check a dataset folder")
-    p.add_argument("action", choices=["check"])
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--data-root", required=True)
-    p.set_defaults(func=cmd_datasets)
+    p = command("datasets", "check a dataset folder", cmd_datasets)
+    p.add_argument("action", choices=["check"], help="what to do")
+    p.add_argument("--dataset", required=True, help="registered dataset")
+    p.add_argument("--data-root", required=True, help="dataset folder")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_thread_policy()
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
