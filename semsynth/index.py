@@ -14,7 +14,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
         "real": ("semsynth.methods.real",
                  "Returns each layout's real image (one per layout: it is deterministic). A reference, not a method."),
         "sdm": ("semsynth.methods.sdm.method",
-                "Semantic Diffusion Model. Settings: ``sampler`` (ddpm | ddim | dpm-solver++), ``steps``, ``guidance``"),
+                "Semantic Diffusion Model. Settings: ``sampler`` (ddpm | ddim | dpm-solver++), ``steps``, "
+                "``guidance``"),
         "shapes-oracle": ("semsynth.methods.oracle",
                           "The ground-truth image distribution of ``shapes`` (a reference, not a method)."),
     },
