@@ -14,7 +14,8 @@ from .errors import UserError
 EXIT_USER_ERROR = 2
 
 # OpenMP threads that wait for work sleep instead of spinning: spinning threads compete with every other busy
-# process on a shared machine and made runs 3-80x slower there (benchmarks/threads_under_load.py).
+# process on a shared machine (2 cores, 2 busy neighbours: SDM generation 984 s spinning, 24 s passive, 46 s with
+# one thread; benchmarks/threads_under_load.py). The thread count stays torch's default.
 THREAD_POLICY = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
