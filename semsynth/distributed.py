@@ -1,4 +1,4 @@
-"""torch.distributed helpers: rank/world from torchrun's environment, plan sharding, all-reduce of metric states.
+"""torch.distributed helpers: rank/world from torchrun's environment, plan sharding, reduction of metric states.
 
 Without torchrun everything degrades to a single process (rank 0 of 1) and no process group is created.
 """
@@ -41,6 +41,13 @@ def init(device: str | torch.device = "cpu") -> torch.device:
 def shard(items: Sequence[T]) -> list[T]:
     """This rank's share of a plan: every world_size-th item, starting at rank."""
     return list(items[rank()::world_size()])
+
+
+def block(items: Sequence[T]) -> list[T]:
+    """This rank's contiguous block of a plan: the blocks of ranks 0, 1, ... follow each other in plan order, so
+    rows gathered in rank order are in plan order whatever the number of processes."""
+    count, ranks, me = len(items), world_size(), rank()
+    return list(items[me * count // ranks:(me + 1) * count // ranks])
 
 
 def all_reduce_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

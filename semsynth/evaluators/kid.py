@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..registry import METRICS
-from .base import EvalBatch, EvalContext, State
+from .base import EvalContext, State
 from .fid import FID
 from .reference import computed_once
 
@@ -52,19 +52,12 @@ class KID(FID):
         self.seed, self.subsets, self.subset_size = seed, subsets, subset_size
         self.reference_feats: torch.Tensor | None = None
 
-    def declare_states(self, dim: int) -> None:
-        """The state: the ``dim``-d features of every scored image, one row each."""
-        self.add_state("features", torch.zeros(0, dim, dtype=torch.float64), reduce="cat")
-
     def load_reference(self, context: EvalContext) -> None:
         """The real images' features (computed once, cached): KID needs all of them."""
         def compute() -> State:
             return {"features": torch.cat(list(self.reference_rows(context)))}
 
         self.reference_feats = computed_once(*self.reference_file(context, "features"), compute)["features"]
-
-    def update(self, state: State, batch: EvalBatch) -> None:
-        state["features"] = torch.cat([state["features"], self.features(batch)])
 
     def compute(self, state: State) -> dict[str, Any]:
         value = kernel_distance(self.reference_feats.numpy(), state["features"].numpy(), self.seed, self.subsets,
