@@ -152,10 +152,21 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .reporting.grid import sample_grid
+    from .reporting import grid
 
-    out = sample_grid(args.method, args.dataset, args.index, args.seeds, Path(args.out), data_root=args.data_root,
-                      split=args.split, checkpoint=args.checkpoint, device=args.device)
+    if args.run:
+        given = [flag for flag, value in (("--method", args.method), ("--checkpoint", args.checkpoint),
+                                          ("--data-root", args.data_root), ("--seeds", args.seeds)) if value]
+        if given:
+            raise UserError(f"--run takes the method, weights, data and seeds from the run; drop {', '.join(given)}")
+        for path in grid.run_samples(Path(args.run), args.index, Path(args.out), device=args.device):
+            print(f"wrote {path}")
+        return 0
+    if not args.method:
+        raise UserError("bench sample needs --method NAME (or --run RUN_DIR to repeat a run's samples)")
+    out = grid.sample_grid(args.method, args.dataset, args.index, args.seeds or [0, 1, 2, 3], Path(args.out),
+                           data_root=args.data_root, split=args.split, checkpoint=args.checkpoint,
+                           device=args.device or "cpu")
     print(f"wrote {out}")
     return 0
 
@@ -260,14 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("sample", parents=[common], help="a PNG grid: colourised layout | samples for several seeds")
-    p.add_argument("--method", required=True)
+    p.add_argument("--method")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="repeat the samples of layout --index of this run exactly (also written one PNG each)")
     p.add_argument("--dataset", default="shapes")
     p.add_argument("--data-root")
     p.add_argument("--split", default="val")
     p.add_argument("--checkpoint")
     p.add_argument("--index", type=int, default=0)
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2, 3])
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seeds", type=_seeds, help="default 0-3")
+    p.add_argument("--device", help="default cpu (with --run: the run's)")
     p.add_argument("--out", default="grid.png")
     p.set_defaults(func=cmd_sample)
 
