@@ -175,10 +175,13 @@ class SampleStore:
         return read_png(self.samples / f"{key}.png")
 
     def readable(self, key: str, size: tuple[int, int]) -> bool:
-        """Whether the PNG of ``key`` decodes whole to an RGB image of ``size`` (H, W); a file truncated or
-        replaced behind the manifest's back is not."""
+        """Whether the PNG of ``key`` is whole (all chunks and checksums) and decodes to an RGB image of ``size``
+        (H, W); a file truncated or replaced behind the manifest's back is not."""
+        path = self.samples / f"{key}.png"
         try:
-            with Image.open(self.samples / f"{key}.png") as image:
+            with Image.open(path) as image:
+                image.verify()              # every chunk's CRC, up to the closing chunk
+            with Image.open(path) as image:
                 image.load()
                 return image.mode == "RGB" and image.size == (size[1], size[0])
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):

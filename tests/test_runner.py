@@ -138,7 +138,8 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
 def _planned(tmp_path, **config):
     from semsynth.runner import Plan, RunConfig
 
-    return Plan(RunConfig(dataset="shapes", out=str(tmp_path), quiet=True, **config), prepare_metrics=False).metric_specs
+    plan = Plan(RunConfig(dataset="shapes", out=str(tmp_path), quiet=True, **config), prepare_metrics=False)
+    return plan.metric_specs
 
 
 def test_metrics_the_run_cannot_compute_are_left_out_unless_named(tmp_path):

@@ -3,11 +3,12 @@
 A metric declares each tensor of its state with ``add_state(name, default, reduce)`` ("sum": integer counts and
 confusion matrices; "cat": rows, one per image, layout or region, in plan order). Floating-point contributions are
 rows that ``compute`` folds in row order: a float sum would depend on how the samples were split into batches and
-processes, and the metrics must be bit-identical whatever the batch size or the number of processes. ``new_state``, ``merge`` (the state of the
-union of two disjoint sample sets) and ``reduce`` (the state over all torchrun ranks) follow from the declarations:
-"sum" states add element by element (all-reduce), "cat" states concatenate along dim 0 (all-gather in rank order).
-A metric's per-run data lives only in its state; the metric object holds its configuration and what ``prepare``
-loads (backbones, reference statistics).
+processes, and metrics must be bit-identical whatever the batch size or the number of processes. ``new_state``,
+``merge`` (the state of the union of two disjoint sample sets) and ``reduce`` (the state over all torchrun ranks)
+follow from the declarations: "sum" states add element by element (all-reduce), "cat" states concatenate along
+dim 0 (all-gather in rank order; the runner gives each rank one contiguous block of the plan, so that is plan
+order). A metric's per-run data lives only in its state; the metric object holds its configuration and what
+``prepare`` loads (backbones, reference statistics).
 """
 
 from __future__ import annotations
