@@ -194,8 +194,7 @@ def test_region_diversity_is_the_same_over_two_torchrun_ranks_with_per_rank_mani
     for name in ("mcsd", "misd"):
         one, two = inade_single["metrics"][name], double["metrics"][name]
         assert two["n_regions"] == one["n_regions"] and two["n_layouts"] == one["n_layouts"] == 4
-        for key in ("value", "mCSD" if name == "mcsd" else "mISD", "mOCD" if name == "mcsd" else "mOID"):
-            assert two[key] == pytest.approx(one[key], rel=1e-9)
+    assert double["metrics"] == inade_single["metrics"]        # to every digit: states gathered in plan order
     timing = inade_single["timing"]
     assert timing["generated"] == 16 and timing["extra_generated"] >= 2 * 3 * 4
     keys = {}
