@@ -92,7 +92,7 @@ def test_resume_refuses_other_settings(tmp_path):
     run_dir = next(tmp_path.glob("shapes-palette-*"))
     result = bench("run", "--method", "palette", "--limit", "3", "--metrics", "miou", "--resume", str(run_dir),
                    check=False)
-    assert result.returncode == 2 and "other settings (limit)" in result.stderr and out
+    assert result.returncode == 2 and "other inputs (n_layouts: 2 -> 3)" in result.stderr and out
 
 
 @pytest.mark.parametrize("flag, metric, worse", [("ignore_layout=true", "miou", 40.0),
