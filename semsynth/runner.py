@@ -157,7 +157,10 @@ class Plan:
             for metric in self.metrics.values():
                 self._attempt(lambda: metric.prepare(self.context))
         if self.missing:
-            raise UserError("; ".join(dict.fromkeys(self.missing)))
+            missing = list(dict.fromkeys(self.missing))
+            raise UserError(missing[0] if len(missing) == 1 else
+                            f"{len(missing)} inputs are missing: " + " ".join(f"({number}) {problem}" for number,
+                                                                              problem in enumerate(missing, 1)))
         limit = config.limit if config.limit is not None else self.spec.n_layouts
         self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
         if self.n_layouts < 1:
