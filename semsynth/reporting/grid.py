@@ -36,7 +36,10 @@ def run_samples(run_dir: Path, index: int, out: Path, device: str | None = None,
     from ..runner import Plan, RunConfig, check_identity, read_run_json
 
     recorded = read_run_json(run_dir)
-    config = RunConfig(**recorded["config"])
+    try:
+        config = RunConfig(**recorded["config"])
+    except (KeyError, TypeError):
+        raise UserError(f"{run_dir / 'run.json'} holds no readable run arguments; the run folder is damaged") from None
     plan = Plan(replace(config, device=device or config.device, quiet=True), prepare_metrics=False)
     check_identity(run_dir, recorded, plan.identity(), "restore the run's weights and data to reproduce its samples")
     _check_index(index, plan.n_layouts, f"the run's {plan.n_layouts} layouts")
