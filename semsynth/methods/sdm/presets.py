@@ -14,6 +14,7 @@ from ...types import Layout
 from ...weights import WeightSpec, register
 from ..base import Preset, lookup_preset
 from ..inputs import semantics
+from ..settings import Setting
 
 SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
 
@@ -92,6 +93,21 @@ class SDMPreset(Preset):
             instances = torch.zeros_like(labels)   # no instance map: an all-zero edge channel
         return semantics(labels, instances if self.edge is not None else None, self.label_channels,
                          layout.label_space.ignore_index)
+
+
+SAMPLERS = ("ddpm", "ddim", "dpm-solver++")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BASE_STEPS = 1000   # the trained diffusion chain; samplers visit at most this many steps
+
+# What each sampler setting accepts: guidance is the classifier-free scale s (0: unconditional, 1: conditional
+# only; the papers use 1.5-2), eta DDIM's noise scale (0: deterministic, 1: DDPM-like).
+SETTING_TYPES = {
+    "sampler": Setting(str, choices=SAMPLERS),
+    "steps": Setting(int, low=1, high=BASE_STEPS),
+    "guidance": Setting(float, low=0.0, high=100.0),
+    "eta": Setting(float, low=0.0, high=1.0),
+    "dtype": Setting(str, choices=tuple(DTYPES)),
+}
 
 
 # Official sampling: full 1000-step ancestral chain (no respacing), clip_denoised, guidance s from the scripts.
