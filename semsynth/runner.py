@@ -115,6 +115,7 @@ class Run:
         self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
         if self.n_layouts < 1:
             raise UserError("nothing to generate: --limit must be at least 1")
+        self.dataset.validate(self.n_layouts)
         self.ks = list(range(self.samples_per_layout))
         self.metric_specs = self._select_metrics()
         self.metrics: dict[str, Metric] = {name: load_metric(spec.metric, **spec.options)
