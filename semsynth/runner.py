@@ -25,6 +25,7 @@ from . import __version__, distributed, load_dataset, load_method, load_metric
 from . import protocols as protocol_table
 from .errors import UserError
 from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
+from .outputs import check_writable_folder
 from .progress import progress
 from .registry import METRICS, lookup
 from .store import SampleStore, atomic_write_json, sample_key
@@ -120,6 +121,7 @@ class Run:
         self.metric_specs = self._select_metrics()
         self.metrics: dict[str, Metric] = {name: load_metric(spec.metric, **spec.options)
                                            for name, spec in self.metric_specs.items()}
+        check_writable_folder(resume or config.out)
         self.run_dir = _run_dir(config, resume)
         self.store = SampleStore(self.run_dir, rank=distributed.rank())
         if distributed.is_main() and resume is None:
