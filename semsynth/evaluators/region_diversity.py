@@ -153,9 +153,9 @@ class RegionDiversity(Metric):
                     state["outside_n"] += 1
 
     def compute(self, state: State) -> dict[str, Any]:
-        def mean(key: str) -> float:
+        def mean(key: str) -> float | None:   # None (JSON null) when nothing was measured
             n = state[f"{key}_n"].item()
-            return state[key].item() / n if n else float("nan")
+            return state[key].item() / n if n else None
 
         return {"value": mean("inside"), self.inside_name: mean("inside"), self.outside_name: mean("outside"),
                 "backbone": self.backbone, "samples": self.samples, "n_regions": int(state["inside_n"].item()),
