@@ -17,7 +17,7 @@ def check_writable_folder(folder: str | Path) -> None:
     existing = next(path for path in (folder, *folder.absolute().parents) if path.exists() or path == path.parent)
     if not existing.is_dir():
         what = "is" if existing == folder else f"is inside {existing}, which is"
-        raise UserError(f"output folder {folder} {what} a file, not a folder; choose another --out")
+        raise UserError(f"output folder {folder} {what} a file, not a folder; choose another output folder (--out)")
     try:
         probe = tempfile.mkdtemp(prefix=".semsynth-probe-", dir=existing)
     except OSError as error:

@@ -99,7 +99,7 @@ class Method(ABC):
             known = ", ".join(sorted(defaults)) or "none"
             raise UserError(f"unknown setting {', '.join(map(repr, unknown))} for method '{self.name}'; known: {known}")
         given = {k: v for k, v in overrides.items() if v is not None}
-        checked = check_settings(self.name or type(self).__name__, given, self.setting_types, defaults)
+        checked = check_settings(f"method '{self.name or type(self).__name__}'", given, self.setting_types, defaults)
         self.settings: dict[str, Any] = {**defaults, **checked}
 
     @classmethod

@@ -67,27 +67,28 @@ class Setting:
         return f"{low}..{high}"
 
 
-def inferred(default: Any) -> Setting:
-    """The setting a plugin gets for a key it does not declare: the type of its default value (any range)."""
-    return Setting(type(default))
+def inferred(default: Any) -> Setting | None:
+    """The setting a plugin gets for a key it does not declare: the type of its default value (any range); None
+    for defaults that are not a bool, int, float or str (lists, None), which take any finite value."""
+    return Setting(type(default)) if type(default) in (bool, int, float, str) else None
 
 
 def check_settings(method: str, values: Mapping[str, Any], declared: Mapping[str, Setting],
                    defaults: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` (settings given by the user) checked against ``declared`` (else the default's type), canonical.
-    A setting whose default is None takes any value but NaN or infinity."""
+    None passes unchanged (it means 'none' or 'the default'); no value may be NaN or infinity."""
     checked = {}
     for name, value in values.items():
-        setting = declared.get(name)
-        if setting is None and defaults.get(name) is not None:
-            setting = inferred(defaults[name])
+        setting = declared.get(name) or inferred(defaults.get(name))
         try:
-            if setting is not None:
+            if value is None:
+                checked[name] = value
+            elif setting is not None:
                 checked[name] = setting.check(name, value)
             elif isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"setting {name}={value!r} must be a finite number")
             else:
                 checked[name] = value
         except UserError as error:
-            raise UserError(f"method '{method}': {error}") from None
+            raise UserError(f"{method}: {error}") from None
     return checked

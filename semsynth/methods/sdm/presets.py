@@ -36,6 +36,11 @@ SHAPES_64 = dict(OFFICIAL_256, model_channels=32, num_res_blocks=1, attention_re
 # Stage 1 of the paper recipe (scripts/ade20k.sh: lr 1e-4, batch 4 per GPU x 8); steps are the user's choice.
 PAPER_TRAINING = dict(steps=100_000, batch_size=4, lr=1e-4, drop_rate=0.0, ema_decay=0.9999, crop=None)
 
+# What the training options accept (network arguments are checked against the preset config's types).
+TRAINING_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(int, low=1, high=65536),
+                  "lr": Setting(float, low=0.0, high=1.0), "drop_rate": Setting(float, low=0.0, high=1.0),
+                  "ema_decay": Setting(float, low=0.0, high=1.0), "crop": Setting(int, low=1, high=65536)}
+
 # `shapes` on a 2-core CPU: classifier-free dropout from the start, a short EMA, 32x32 crops for cheap steps
 # (about 0.1 s a step at batch 8). The shipped weights are two runs, see SHAPES_RECIPE.
 SHAPES_TRAINING = dict(steps=14_000, batch_size=8, lr=2e-4, drop_rate=0.2, ema_decay=0.999, crop=32)
