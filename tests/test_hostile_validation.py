@@ -91,6 +91,32 @@ def test_records_are_strict_json(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         atomic_write_json(tmp_path / "result.json", {"guidance": math.nan})
     assert listing(tmp_path) == set()
+    from semsynth.evaluators.miou import scores
+
+    empty = scores(torch.zeros(3, 3))                       # nothing measured: null in the record, not NaN
+    assert empty["value"] is None and empty["pixel_accuracy"] is None
+    json.dumps(empty, allow_nan=False)
+
+
+@pytest.mark.parametrize("method, args, expected", [
+    ("sdm", ["--set", "lr=abc"], "sdm training: setting lr='abc' must be a number"),
+    ("sdm", ["--set", "lr=NaN"], "lr=nan must be a finite number"),
+    ("sdm", ["--set", "crop=2.5"], "crop=2.5 must be a whole number"),
+    ("sdm", ["--set", "model_channels=abc"], "sdm network: setting model_channels='abc' must be a whole number"),
+    ("inade", ["--set", "ngf=abc"], "inade training: setting ngf='abc' must be a whole number"),
+    ("sdm", ["--device", "foo"], "unknown device 'foo'"),
+])
+def test_bad_training_options_are_one_line_errors(tmp_path: Path, method: str, args: list[str],
+                                                   expected: str) -> None:
+    line = refused(tmp_path, "train", "--method", method, "--steps", "1", "--out", str(tmp_path / "trained"), *args)
+    assert expected in line
+
+
+def test_training_into_a_file_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "a_file"
+    file.write_text("not a folder")
+    assert "is a file, not a folder" in refused(tmp_path, "train", "--method", "sdm", "--steps", "1",
+                                                "--out", str(file))
 
 
 # -- item 8: devices, output folders, Python API ---------------------------------------------------------------
