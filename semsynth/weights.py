@@ -166,7 +166,8 @@ def verify(name: str, file: str | Path | None = None) -> str:
 
 def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> Path:
     """Download weights ``name`` into ``dest`` (default: the cache's weights folder) with a progress bar, check its
-    sha256 and rename it into place atomically; a network failure or a wrong hash raises a ``UserError``."""
+    sha256 (or, without a known one, that it is a torch or safetensors file) and rename it into place atomically; a
+    network failure, a wrong hash or a non-checkpoint raises a ``UserError`` and leaves no file or new folder."""
     import tempfile
     import urllib.error
     import urllib.request
@@ -198,7 +199,8 @@ def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> P
         if entry.sha256 is not None and digest.hexdigest() != entry.sha256:
             raise UserError(f"download of '{name}' from {entry.url} has sha256 {digest.hexdigest()}, expected "
                             f"{entry.sha256}; retry, or download the file by hand into {folder}")
-        refuse_non_checkpoint(Path(temporary), f"download of '{name}' from {entry.url}", folder)
+        if entry.sha256 is None:   # unauthenticated: at least make sure it is no web page
+            refuse_non_checkpoint(Path(temporary), f"download of '{name}' from {entry.url}", folder)
         os.replace(temporary, target)
     except (urllib.error.URLError, OSError) as error:
         raise UserError(f"could not download weights '{name}' from {entry.url} ({error}); download it by hand "

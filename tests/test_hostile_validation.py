@@ -253,14 +253,16 @@ def test_file_format_tells_checkpoints_from_web_pages(tmp_path: Path) -> None:
 
 
 class _Page(http.server.BaseHTTPRequestHandler):
-    body = b"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head></html>"
+    """Drive's answer for a large file (an HTML warning page), or a real torch file at /model.pt."""
+
+    page = b"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head></html>"
 
     def do_GET(self) -> None:
+        body = _torch_bytes({"w": torch.ones(2)}) if self.path == "/model.pt" else self.page
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *args) -> None:
         pass
@@ -274,10 +276,16 @@ def test_fetch_refuses_an_html_page_and_leaves_nothing(tmp_path: Path) -> None:
         weights.register(weights.WeightSpec(name="test-drive-page", file="release/model.pt", url=url))
         with pytest.raises(UserError, match="is not a checkpoint: it is an HTML page.*nothing was saved"):
             weights.fetch("test-drive-page", dest=tmp_path / "weights", progress=False)
+        assert listing(tmp_path) == set()
+        weights.register(weights.WeightSpec(name="test-drive-file", file="model.pt", url=url.replace(
+            "/uc?id=x", "/model.pt")))
+        fetched = weights.fetch("test-drive-file", dest=tmp_path / "weights", progress=False)
+        assert listing(tmp_path) == {"weights", "weights/model.pt"}
+        assert torch.equal(checkpoints.load(fetched)[0]["w"], torch.ones(2))
     finally:
         server.shutdown()
         weights.CATALOG.pop("test-drive-page", None)
-    assert listing(tmp_path) == set()
+        weights.CATALOG.pop("test-drive-file", None)
 
 
 # -- item 7: faulty dataset files are refused by `bench run` as by `bench datasets check` ----------------------
