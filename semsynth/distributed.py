@@ -11,6 +11,8 @@ from typing import Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from . import devices
+
 T = TypeVar("T")
 
 
@@ -28,7 +30,7 @@ def is_main() -> bool:
 
 def init(device: str | torch.device = "cpu") -> torch.device:
     """Join the process group when launched by torchrun; returns this rank's device (cuda:LOCAL_RANK on GPUs)."""
-    device = torch.device(device)
+    device = devices.resolve(device)   # an unknown or absent device is a UserError before anything starts
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)

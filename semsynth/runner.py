@@ -31,6 +31,7 @@ from . import __version__, distributed, load_dataset, load_method, load_metric
 from . import protocols as protocol_table
 from .errors import DatasetError, MissingWeightsError, UserError
 from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
+from .outputs import check_writable_folder
 from .progress import progress
 from .registry import METHODS, METRICS, lookup
 from .store import RunLock, SampleStore, atomic_write_json, sample_key
@@ -165,6 +166,7 @@ class Plan:
         self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
         if self.n_layouts < 1:
             raise UserError("nothing to generate: --limit must be at least 1")
+        self.dataset.validate(self.n_layouts)
 
     def _attempt(self, step: Callable[[], T]) -> T | None:
         """``step()``, or None with its message noted when it lacks a file (weights or data)."""
@@ -305,6 +307,7 @@ class Run(Plan):
 
     def __init__(self, config: RunConfig, resume: str | None = None) -> None:
         super().__init__(config, prepare_metrics=True)
+        check_writable_folder(resume or config.out)
         identity = self.identity()
         if resume is not None:
             self.run_dir = Path(resume)

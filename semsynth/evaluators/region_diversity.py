@@ -155,11 +155,11 @@ class RegionDiversity(Metric):
                     state["outside"] = torch.cat([state["outside"], outside[None]])
 
     def compute(self, state: State) -> dict[str, Any]:
-        def mean(key: str) -> float:
+        def mean(key: str) -> float | None:   # None (JSON null) when nothing was measured
             total = 0.0
             for value in state[key].tolist():   # summed in plan order, whatever the batches and ranks
                 total += value
-            return total / len(state[key]) if len(state[key]) else float("nan")
+            return total / len(state[key]) if len(state[key]) else None
 
         return {"value": mean("inside"), self.inside_name: mean("inside"), self.outside_name: mean("outside"),
                 "backbone": self.backbone, "samples": self.samples, "n_regions": len(state["inside"]),
