@@ -39,6 +39,7 @@ from .types import Example
 from .weights import sha256
 
 SCHEMA = 1
+MAX_SAMPLES = 10_000_000   # more images than any protocol asks for: a typo such as --samples-per-layout 10**8
 # 2: run.json holds the resolved identity (weights' sha256, absolute data root, metric specs); 1 (no "format"):
 # the arguments only.
 IDENTITY_FORMAT = 2
@@ -166,6 +167,9 @@ class Plan:
         self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
         if self.n_layouts < 1:
             raise UserError("nothing to generate: --limit must be at least 1")
+        if self.n_layouts * self.samples_per_layout > MAX_SAMPLES:
+            raise UserError(f"the plan has {self.n_layouts} layouts x {self.samples_per_layout} samples, more than "
+                            f"{MAX_SAMPLES:,} images; lower --samples-per-layout or --limit")
         self.dataset.validate(self.n_layouts)
 
     def _attempt(self, step: Callable[[], T]) -> T | None:

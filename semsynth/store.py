@@ -133,12 +133,9 @@ class SampleStore:
         """The key of every sample whose manifest line is complete and whose PNG exists."""
         done = set()
         for manifest in self.manifests():
-            for line in manifest.read_text().splitlines():
-                try:
-                    name = json.loads(line)["file"]
-                except json.JSONDecodeError:  # a torn last line from a kill: that sample is redone
-                    continue
-                if (self.samples / name).is_file():
+            for line in manifest.read_bytes().decode("utf-8", errors="replace").splitlines():
+                name = _manifest_file(line)
+                if name is not None and (self.samples / name).is_file():
                     done.add(name.removesuffix(".png"))
         return done
 
@@ -215,3 +212,16 @@ class RunLock:
         if self.descriptor is not None:
             os.close(self.descriptor)
             self.descriptor = None
+
+
+def _manifest_file(line: str) -> str | None:
+    """The sample file a manifest line names, or None for a line that is not one of ours (a torn last line from
+    a kill, or damage): that sample is then generated again. Names outside ``samples/`` are never accepted."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not name.endswith(".png") or Path(name).name != name:
+        return None
+    return name

@@ -287,3 +287,26 @@ def test_sample_images_equal_the_stored_ones_as_tensors_too(tmp_path):
     for file in files[:-1]:
         assert torch.equal(read_png(file), read_png(run_dir / "samples" / file.name))
         assert file.read_bytes() == (run_dir / "samples" / file.name).read_bytes()
+
+
+def test_garbage_manifest_lines_are_redone_not_a_traceback(tmp_path):
+    """Lines that are not ours (binary junk, other JSON, names outside samples/) are skipped on resume, and their
+    samples generated again: same metrics as the first run."""
+    args = [*PALETTE, "--limit", "2", "--samples-per-layout", "2", "--metrics", "miou"]
+    first = record_of(bench(*args, "--out", str(tmp_path)).stdout)
+    run_dir = _run_dir(tmp_path)
+    manifest = run_dir / "manifest.rank0.jsonl"
+    manifest.write_bytes(manifest.read_bytes() + b'\xff\xfe junk\n[1]\n{"file": 5}\n{"file": "../run.json"}\n')
+    (run_dir / "result.json").unlink()
+    resumed = bench(*args, "--out", str(tmp_path), "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    assert record_of(resumed.stdout)["metrics"]["miou"]["value"] == first["metrics"]["miou"]["value"]
+
+
+def test_impossible_plan_sizes_and_too_few_images_for_fid_are_one_line(tmp_path):
+    huge = bench(*PALETTE, "--limit", "2", "--samples-per-layout", str(10**8), "--out", str(tmp_path),
+                 check=False)
+    _refused(huge, "--samples-per-layout")
+    single = bench("run", "--method", "shapes-oracle", "--limit", "1", "--samples-per-layout", "1",
+                   "--metrics", "fid", "--quiet", "--out", str(tmp_path), check=False)
+    _refused(single, "FID needs at least 2 images")

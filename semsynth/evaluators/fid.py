@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..backbones.base import FeatureBackbone, load_features, per_image
+from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, FeatureCache, Metric, State
 from .reference import computed_once, pre_resize, reference_cache, reference_features
@@ -43,7 +44,7 @@ def mean_cov(stats: State) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance (as numpy.cov) of the streamed features."""
     n = stats["n"].item()
     if n < 2:
-        raise ValueError(f"FID needs at least 2 images, got {int(n)}")
+        raise UserError(f"FID needs at least 2 images, got {int(n)}; raise --limit or --samples-per-layout")
     mu = stats["sum"] / n
     cov = (stats["outer"] - n * torch.outer(mu, mu)) / (n - 1)
     return mu.numpy(), cov.numpy()

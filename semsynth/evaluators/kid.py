@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalContext, State
 from .fid import FID
@@ -27,7 +28,8 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, seed: int = 0, subsets: 
     d = real.shape[1]
     m = min(real.shape[0], fake.shape[0], subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 images in each set, got {fake.shape[0]} and {real.shape[0]}")
+        raise UserError(f"KID needs at least 2 images in each set, got {fake.shape[0]} and {real.shape[0]}; "
+                        f"raise --limit or --samples-per-layout")
     rng = np.random.RandomState(seed)
     total = 0.0
     for _ in range(subsets):
