@@ -147,10 +147,21 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .reporting.grid import sample_grid
+    from .reporting import grid
 
-    out = sample_grid(args.method, args.dataset, args.index, args.seeds, Path(args.out), data_root=args.data_root,
-                      split=args.split, checkpoint=args.checkpoint, device=args.device)
+    if args.run:
+        given = [flag for flag, value in (("--method", args.method), ("--checkpoint", args.checkpoint),
+                                          ("--data-root", args.data_root), ("--seeds", args.seeds)) if value]
+        if given:
+            raise UserError(f"--run takes the method, weights, data and seeds from the run; drop {', '.join(given)}")
+        for path in grid.run_samples(Path(args.run), args.index, Path(args.out), device=args.device):
+            print(f"wrote {path}")
+        return 0
+    if not args.method:
+        raise UserError("bench sample needs --method NAME (or --run RUN_DIR to repeat a run's samples)")
+    out = grid.sample_grid(args.method, args.dataset, args.index, args.seeds or [0, 1, 2, 3], Path(args.out),
+                           data_root=args.data_root, split=args.split, checkpoint=args.checkpoint,
+                           device=args.device or "cpu")
     print(f"wrote {out}")
     return 0
 
@@ -275,14 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="leaderboards", help="folder that receives one markdown file per dataset")
 
     p = command("sample", "a PNG grid: colourised layout | samples for several seeds", cmd_sample)
-    p.add_argument("--method", required=True, help="registered method")
+    p.add_argument("--method", help="registered method (not needed with --run)")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="repeat the samples of layout --index of this run exactly (also written one PNG each)")
     p.add_argument("--dataset", default="shapes", help="registered dataset")
     p.add_argument("--data-root", help="dataset folder (default: $SEMSYNTH_DATA/<dataset>)")
     p.add_argument("--split", default="val", help="dataset split")
     p.add_argument("--checkpoint", help="weights file of the method (default: its file from the weights catalog)")
     p.add_argument("--index", type=int, default=0, help="layout index in the split")
-    p.add_argument("--seeds", type=_seeds, default="0-3", help="seeds, as 0-3 or 0,5,7")
-    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--seeds", type=_seeds, help="seeds, as 0-3 or 0,5,7 (default: 0-3)")
+    p.add_argument("--device", help="torch device (default: cpu; with --run: the run's)")
     p.add_argument("--out", default="grid.png", help="PNG file written")
 
     p = command("weights", "the catalog of pretrained files", cmd_weights)

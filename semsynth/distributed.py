@@ -1,4 +1,4 @@
-"""torch.distributed helpers: rank/world from torchrun's environment, plan sharding, all-reduce of metric states.
+"""torch.distributed helpers: rank/world from torchrun's environment, plan sharding, reduction of metric states.
 
 Without torchrun everything degrades to a single process (rank 0 of 1) and no process group is created.
 """
@@ -10,6 +10,8 @@ from typing import Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from . import devices
 
 T = TypeVar("T")
 
@@ -28,7 +30,7 @@ def is_main() -> bool:
 
 def init(device: str | torch.device = "cpu") -> torch.device:
     """Join the process group when launched by torchrun; returns this rank's device (cuda:LOCAL_RANK on GPUs)."""
-    device = torch.device(device)
+    device = devices.resolve(device)   # an unknown or absent device is a UserError before anything starts
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)
@@ -41,6 +43,13 @@ def init(device: str | torch.device = "cpu") -> torch.device:
 def shard(items: Sequence[T]) -> list[T]:
     """This rank's share of a plan: every world_size-th item, starting at rank."""
     return list(items[rank()::world_size()])
+
+
+def block(items: Sequence[T]) -> list[T]:
+    """This rank's contiguous block of a plan: the blocks of ranks 0, 1, ... follow each other in plan order, so
+    rows gathered in rank order are in plan order whatever the number of processes."""
+    count, ranks, me = len(items), world_size(), rank()
+    return list(items[me * count // ranks:(me + 1) * count // ranks])
 
 
 def all_reduce_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -5,34 +5,47 @@ The plan is (first N layouts of the split) x (seeds 0..K-1), plus the extra samp
 segmenter option), never their names. Generation skips samples the manifests already have, so a killed run
 continues where it stopped; under torchrun each rank generates the samples of its share of the layouts, extras
 included. Evaluation always reads the samples back from their PNG files in plan order, so a resumed run ends with
-exactly the metrics of an uninterrupted one.
+exactly the metrics of an uninterrupted one; each rank evaluates one contiguous block of the plan, so states
+gathered in rank order are in plan order and the metrics do not depend on the number of processes.
+
+The run identity (``Plan.identity``: method, resolved settings, the weights' sha256, dataset, absolute data root,
+split, protocol, layouts, samples per layout, seed rule, metric specs) is stored in ``RUN_DIR/run.json``; a resume
+whose identity differs is refused.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 
 from . import __version__, distributed, load_dataset, load_method, load_metric
 from . import protocols as protocol_table
-from .errors import UserError
+from .errors import DatasetError, MissingWeightsError, UserError
 from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
+from .outputs import check_writable_folder
 from .progress import progress
-from .registry import METRICS, lookup
-from .store import SampleStore, atomic_write_json, sample_key
+from .registry import METHODS, METRICS, lookup
+from .store import RunLock, SampleStore, atomic_write_json, sample_key
 from .types import Example
 from .weights import sha256
 
 SCHEMA = 1
-SEED_RULE = "crc32(f'{example_id}/{k}') % 2**31 for k in range(samples_per_layout)"
+MAX_SAMPLES = 10_000_000   # more images than any protocol asks for: a typo such as --samples-per-layout 10**8
+# 2: run.json holds the resolved identity (weights' sha256, absolute data root, metric specs); 1 (no "format"):
+# the arguments only.
+IDENTITY_FORMAT = 2
+SEED_RULE = ("seed = crc32(f'{example_id}/{k}') % 2**31 for k in seeds (semsynth.runner.sample_seed); "
+             "the record's sample_seeds lists them")
+T = TypeVar("T")
 
 
 def sample_seed(example_id: str, k: int) -> int:
@@ -62,14 +75,6 @@ class RunConfig:
     out: str = "runs"
     quiet: bool = False
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that determine the samples and metrics (a resumed run must match them). The segmenter backend
-        counts only when it is not the default, so runs recorded before the option resume unchanged."""
-        skip = {"batch_size", "device", "out", "quiet", "data_root"}
-        if self.segmenter_backend == "native":
-            skip.add("segmenter_backend")
-        return {k: v for k, v in asdict(self).items() if k not in skip}
-
 
 def _git_commit() -> str | None:
     try:
@@ -80,50 +85,134 @@ def _git_commit() -> str | None:
         return None
 
 
-def _run_dir(config: RunConfig, resume: str | None) -> Path:
-    if resume is not None:
-        run_dir = Path(resume)
-        saved = run_dir / "run.json"
-        if not saved.is_file():
-            raise UserError(f"--resume {run_dir}: no run.json there; pass the folder of an earlier `bench run`")
-        previous = json.loads(saved.read_text())
-        mine = json.loads(json.dumps(config.identity()))
-        if previous["identity"] != mine:
-            diff = sorted(k for k in {*mine, *previous["identity"]} if previous["identity"].get(k) != mine.get(k))
-            raise UserError(f"--resume {run_dir}: the run was started with other settings ({', '.join(diff)}); "
-                            f"repeat the original command with --resume, or start a new run")
-        return run_dir
-    stamp = distributed.broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f"))
-    return Path(config.out) / f"{config.dataset}-{config.method}-{stamp}"
+def _path(path: Path | None) -> str | None:
+    return str(Path(path).resolve()) if path is not None else None
 
 
-class Run:
-    """One benchmark run; ``execute`` does all steps and returns the record written to ``result.json``."""
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), so identities compare like stored ones."""
+    return json.loads(json.dumps(value, default=str))
 
-    def __init__(self, config: RunConfig, resume: str | None = None) -> None:
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def identity_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every identity field that differs."""
+    return [f"{key}: {_short(recorded.get(key))} -> {_short(current.get(key))}"
+            for key in sorted({*recorded, *current}) if recorded.get(key) != current.get(key)]
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    """The run.json of an earlier run, or a ``UserError`` saying why it cannot be continued."""
+    saved = run_dir / "run.json"
+    if not saved.is_file():
+        raise UserError(f"{run_dir}: no run.json there; pass the folder of an earlier `bench run`")
+    try:
+        recorded = json.loads(saved.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{saved} is not valid JSON; the run folder is damaged, start a new run") from None
+    if not isinstance(recorded, dict) or "identity" not in recorded:
+        raise UserError(f"{saved} holds no run identity; the run folder is damaged, start a new run")
+    if recorded.get("format") != IDENTITY_FORMAT:
+        raise UserError(f"{run_dir} was started by an earlier semsynth whose run.json does not record the weights' "
+                        f"sha256 and the data root, so a resume cannot prove it continues the same run; start a "
+                        f"new run (without --resume)")
+    return recorded
+
+
+def check_identity(run_dir: Path, recorded: dict[str, Any], current: dict[str, Any], fix: str) -> None:
+    """Refuse, naming what changed, when the current inputs are not those ``run_dir`` was started with."""
+    changes = identity_changes(recorded["identity"], current)
+    if changes:
+        raise UserError(f"{run_dir} was started with other inputs ({'; '.join(changes)}); {fix}")
+
+
+class Plan:
+    """What a run generates and measures, resolved before anything is written: method, dataset, layouts, seeds,
+    metrics, and the identity of the run (everything that moves a number). Missing weights and missing data are
+    collected and reported together, in one line."""
+
+    def __init__(self, config: RunConfig, prepare_metrics: bool = True) -> None:
         self.config = config
         self.device = distributed.init(config.device)
         self.protocol = protocol_table.get(config.protocol)
         self.spec = self.protocol.for_dataset(config.dataset)
         self.split = config.split or self.spec.split
-        self.method = load_method(config.method, dataset=config.dataset, checkpoint=config.checkpoint,
-                                  device=str(self.device), **config.settings)
-        self.dataset = load_dataset(config.dataset, root=config.data_root, split=self.split)
+        self.method_class = lookup(METHODS, config.method)
+        self.name = config.method
+        self.missing: list[str] = []
+        self.method = self._attempt(lambda: load_method(config.method, dataset=config.dataset,
+                                                        checkpoint=config.checkpoint, device=str(self.device),
+                                                        **config.settings))
+        self.dataset = self._attempt(lambda: load_dataset(config.dataset, root=config.data_root, split=self.split))
         k = config.samples_per_layout or self.spec.samples_per_layout
-        self.samples_per_layout = k if self.method.stochastic else 1
-        limit = config.limit if config.limit is not None else self.spec.n_layouts
-        self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
-        if self.n_layouts < 1:
-            raise UserError("nothing to generate: --limit must be at least 1")
+        self.samples_per_layout = k if self.method_class.stochastic else 1
         self.ks = list(range(self.samples_per_layout))
         self.metric_specs = self._select_metrics()
         self.metrics: dict[str, Metric] = {name: load_metric(spec.metric, **spec.options)
                                            for name, spec in self.metric_specs.items()}
-        self.run_dir = _run_dir(config, resume)
-        self.store = SampleStore(self.run_dir, rank=distributed.rank())
-        if distributed.is_main() and resume is None:
-            atomic_write_json(self.run_dir / "run.json", {"identity": config.identity(), "config": asdict(config)})
-        distributed.barrier()
+        if prepare_metrics:
+            self.context = self._context()
+            for metric in self.metrics.values():
+                self._attempt(lambda: metric.prepare(self.context))
+        if self.missing:
+            missing = list(dict.fromkeys(self.missing))
+            raise UserError(missing[0] if len(missing) == 1 else
+                            f"{len(missing)} inputs are missing: " + " ".join(f"({number}) {problem}" for number,
+                                                                              problem in enumerate(missing, 1)))
+        limit = config.limit if config.limit is not None else self.spec.n_layouts
+        self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
+        if self.n_layouts < 1:
+            raise UserError("nothing to generate: --limit must be at least 1")
+        if self.n_layouts * self.samples_per_layout > MAX_SAMPLES:
+            raise UserError(f"the plan has {self.n_layouts} layouts x {self.samples_per_layout} samples, more than "
+                            f"{MAX_SAMPLES:,} images; lower --samples-per-layout or --limit")
+        self.dataset.validate(self.n_layouts)
+
+    def _attempt(self, step: Callable[[], T]) -> T | None:
+        """``step()``, or None with its message noted when it lacks a file (weights or data)."""
+        try:
+            return step()
+        except (MissingWeightsError, DatasetError) as error:
+            self.missing.append(str(error))
+            return None
+
+    def _context(self) -> EvalContext:
+        context = EvalContext(dataset=self.config.dataset, split=self.split,
+                              data_root=Path(self.config.data_root) if self.config.data_root else None,
+                              device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
+        context.options["protocol"] = self.protocol.name
+        if self.method_class.fid_reference_split:
+            context.options["reference_split"] = self.method_class.fid_reference_split
+        return context
+
+    def data_root(self) -> str | None:
+        """The absolute folder the dataset is read from (None for a dataset without files, such as shapes)."""
+        root = getattr(self.dataset, "root", None)
+        return str(root.resolve()) if isinstance(root, Path) else None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that moves a number; a resume must find all of it unchanged."""
+        checkpoint = self.method.checkpoint
+        return _plain({
+            "method": self.name, "settings": dict(self.method.settings),
+            "checkpoint_sha256": sha256(checkpoint) if checkpoint is not None else None,
+            "dataset": self.config.dataset, "data_root": self.data_root(), "split": self.split,
+            "protocol": self.protocol.name, "n_layouts": self.n_layouts, "samples_per_layout": len(self.ks),
+            "seed_rule": SEED_RULE,
+            "metrics": {name: {"metric": spec.metric, "options": spec.options}
+                        for name, spec in self.metric_specs.items()},
+        })
+
+    def sample_seeds(self, index: int) -> list[int]:
+        """The seeds of the plan's samples of layout ``index``."""
+        return [sample_seed(self._id(index), k) for k in self.ks]
+
+    def _id(self, index: int) -> str:
+        return self.dataset.example_id(index)
 
     # -- planning --------------------------------------------------------------------------------------------
 
@@ -137,13 +226,18 @@ class Run:
         if unknown:
             raise UserError(f"metric(s) {', '.join(unknown)} not in protocol '{self.protocol.name}' for "
                             f"{self.config.dataset}; available: {', '.join(specs)}")
-        chosen = {}
+        chosen, unmet_needs = {}, []
         for name in wanted:
             unmet = self._unmet_need(lookup(METRICS, specs[name].metric))
             if unmet is None:
                 chosen[name] = specs[name]
             elif named:
                 raise UserError(f"metric '{name}' {unmet}; leave it out of --metrics")
+            else:
+                unmet_needs.append(f"'{name}' {unmet}")
+        if not chosen:
+            raise UserError(f"no metric of protocol '{self.protocol.name}' can be computed by this run "
+                            f"({'; '.join(unmet_needs) or 'none asked for'}); change the run so that one can")
         chosen = self._with_segmenters(chosen)
         if self.config.segmenter_backend != "native":
             chosen = self._with_backend(chosen)
@@ -152,13 +246,13 @@ class Run:
     def _unmet_need(self, metric: type[Metric]) -> str | None:
         """Why this run cannot compute ``metric`` (None when it can)."""
         if self.samples_per_layout < metric.min_samples_per_layout:
-            why = (f"method '{self.method.name}' is deterministic" if not self.method.stochastic
+            why = (f"method '{self.name}' is deterministic" if not self.method_class.stochastic
                    else "set --samples-per-layout")
             return (f"needs at least {metric.min_samples_per_layout} samples per layout and this run has "
                     f"{self.samples_per_layout} ({why})")
-        missing = [name for name in metric.requires_method if not callable(getattr(self.method, name, None))]
+        missing = [name for name in metric.requires_method if not callable(getattr(self.method_class, name, None))]
         if missing:
-            return f"needs a method with {', '.join(missing)} and '{self.method.name}' has none"
+            return f"needs a method with {', '.join(missing)} and '{self.name}' has none"
         return None
 
     @staticmethod
@@ -210,6 +304,63 @@ class Run:
         return {name: protocol_table.MetricSpec(spec.metric, {**spec.options, "backend": backend})
                 if name in takers else spec for name, spec in chosen.items()}
 
+
+class Run(Plan):
+    """One benchmark run; ``execute`` does all steps and returns the record written to ``result.json``. Everything
+    is checked before the run folder exists; the folder is locked while the run lives."""
+
+    def __init__(self, config: RunConfig, resume: str | None = None) -> None:
+        super().__init__(config, prepare_metrics=True)
+        check_writable_folder(resume or config.out)
+        identity = self.identity()
+        if resume is not None:
+            self.run_dir = Path(resume)
+            recorded = read_run_json(self.run_dir)
+            check_identity(self.run_dir, recorded, identity, "repeat the original command and restore its weights "
+                           "and data, or start a new run without --resume")
+        else:
+            stamp = distributed.broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f"))
+            self.run_dir = Path(config.out) / f"{config.dataset}-{config.method}-{stamp}"
+        self.lock = self._take_folder(resume is None)
+        self.store = SampleStore(self.run_dir, rank=distributed.rank())
+        if distributed.is_main():
+            if resume is None:
+                atomic_write_json(self.run_dir / "run.json", {"format": IDENTITY_FORMAT, "identity": identity,
+                                                              "config": asdict(config),
+                                                              "checkpoint": _path(self.method.checkpoint)})
+            else:
+                self._clean_up()
+        distributed.barrier()
+
+    def _take_folder(self, new: bool) -> RunLock | None:
+        """Create (for a new run) and lock the run folder on rank 0; every rank raises rank 0's refusal."""
+        lock, refusal = None, None
+        if distributed.is_main():
+            try:
+                if new:
+                    self.run_dir.mkdir(parents=True)
+                lock = RunLock(self.run_dir)
+            except UserError as error:
+                refusal = str(error)
+            except OSError as error:
+                refusal = f"cannot create the run folder {self.run_dir} ({error.strerror}); choose another --out"
+        refusal = distributed.broadcast_object(refusal)
+        if refusal is not None:
+            raise UserError(refusal)
+        return lock
+
+    def _clean_up(self) -> None:
+        """Before a resume generates anything: delete the temporary files a killed run left and the stored samples
+        that do not decode or have the wrong size (they are generated again), with one warning line."""
+        self.store.remove_orphans()
+        damaged = [key for key in sorted(self.store.finished())
+                   if not self.store.readable(key, self.method.resolution)]
+        for key in damaged:
+            (self.store.samples / f"{key}.png").unlink(missing_ok=True)
+        if damaged:
+            print(f"warning: {len(damaged)} stored sample(s) did not decode or had the wrong size (first: "
+                  f"{damaged[0]}.png); generating them again", file=sys.stderr)
+
     def _extra_samples(self, position: int, example: Example) -> dict[str, ExtraSample]:
         """The extra samples every metric plans for the example at ``position``, by key (metrics may share one)."""
         planned: dict[str, ExtraSample] = {}
@@ -229,11 +380,11 @@ class Run:
         then the metrics' extra samples one by one; returns their timing."""
         done = self.store.finished()
         positions = distributed.shard(range(self.n_layouts))
-        todo = [(index, sample_seed(self._id(index), k)) for index in positions for k in self.ks]
+        todo = [(index, seed) for index in positions for seed in self.sample_seeds(index)]
         todo = [(i, s) for i, s in todo if sample_key(self._id(i), s) not in done]
         started = time.perf_counter()
         batch = self.config.batch_size
-        for start in progress(range(0, len(todo), batch), desc=f"generate {self.method.name}",
+        for start in progress(range(0, len(todo), batch), desc=f"generate {self.name}",
                               quiet=self.config.quiet, total=(len(todo) + batch - 1) // batch):
             chunk = todo[start:start + batch]
             examples = [self.dataset[index] for index, _ in chunk]
@@ -250,7 +401,7 @@ class Run:
     def _generate_extras(self, positions: list[int], done: set[str]) -> dict[str, Any]:
         """The metrics' extra samples of this rank's layouts that the manifests lack, each stored when made."""
         started, generated = time.perf_counter(), 0
-        for position in progress(positions, desc=f"extra samples {self.method.name}", quiet=self.config.quiet):
+        for position in progress(positions, desc=f"extra samples {self.name}", quiet=self.config.quiet):
             example = self.dataset[position]
             for key, extra in self._extra_samples(position, example).items():
                 if key not in done:
@@ -260,29 +411,19 @@ class Run:
                     generated += 1
         return {"extra_s": time.perf_counter() - started, "extra_generated": generated}
 
-    def _id(self, index: int) -> str:
-        return self.dataset.example_id(index)
-
     # -- evaluation ------------------------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, Any]:
-        context = EvalContext(dataset=self.config.dataset, split=self.split,
-                              data_root=Path(self.config.data_root) if self.config.data_root else None,
-                              device=self.device, batch_size=self.config.batch_size, quiet=self.config.quiet)
-        context.options["protocol"] = self.protocol.name
-        if self.method.fid_reference_split:
-            context.options["reference_split"] = self.method.fid_reference_split
-        for metric in self.metrics.values():
-            metric.prepare(context)
+        """Every metric over the stored samples in plan order (metrics were prepared when the run was planned)."""
         states = {name: metric.new_state() for name, metric in self.metrics.items()}
-        positions = distributed.shard(range(self.n_layouts))
+        positions = distributed.block(range(self.n_layouts))
         batch = max(1, self.config.batch_size // len(self.ks))
         for start in progress(range(0, len(positions), batch), desc="evaluate", quiet=self.config.quiet,
                               total=(len(positions) + batch - 1) // batch):
             chunk = positions[start:start + batch]
             examples = [self.dataset[index] for index in chunk]
-            images = torch.stack([torch.stack([self.store.get(sample_key(e.id, sample_seed(e.id, k))) for k in self.ks])
-                                  for e in examples])
+            images = torch.stack([torch.stack([self.store.get(sample_key(e.id, seed)) for seed in self.sample_seeds(i)])
+                                  for i, e in zip(chunk, examples)])
             eval_batch = EvalBatch(
                 images=images.to(self.device),
                 labels=torch.stack([e.layout.labels for e in examples]),
@@ -305,20 +446,21 @@ class Run:
         metrics = self.evaluate()
         evaluate_s = time.perf_counter() - started
         generate_s, generated = generation["generate_s"], generation["generated"]
-        checkpoint = self.method.checkpoint
+        identity = self.identity()
         record = {
             "schema": SCHEMA,
-            "method": self.method.name,
+            "method": self.name,
             "dataset": self.config.dataset,
             "split": self.split,
             "protocol": self.protocol.name,
-            "checkpoint": {"path": str(checkpoint) if checkpoint else None,
-                           "sha256": sha256(checkpoint) if checkpoint and Path(checkpoint).is_file() else None},
-            "settings": dict(self.method.settings),
+            "checkpoint": {"path": _path(self.method.checkpoint), "sha256": identity["checkpoint_sha256"]},
+            "data_root": identity["data_root"],
+            "settings": identity["settings"],
             "n_layouts": self.n_layouts,
             "samples_per_layout": len(self.ks),
             "seeds": self.ks,
             "seed_rule": SEED_RULE,
+            "sample_seeds": {self._id(index): self.sample_seeds(index) for index in range(self.n_layouts)},
             "metrics": metrics,
             "timing": {"generate_s": round(generate_s, 3), "evaluate_s": round(evaluate_s, 3),
                        "images_per_s": round(generated / generate_s, 3) if generated else None,
@@ -336,4 +478,8 @@ class Run:
 def run(config: RunConfig, resume: str | None = None) -> tuple[Path, dict[str, Any]]:
     """Run the benchmark; returns the run folder and its record."""
     job = Run(config, resume)
-    return job.run_dir, job.execute()
+    try:
+        return job.run_dir, job.execute()
+    finally:
+        if job.lock is not None:
+            job.lock.release()

@@ -10,9 +10,11 @@ one rename.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -21,13 +23,42 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from .errors import UserError
+
+
+TEMPORARY_PREFIX = "."     # a temporary file is ".<name>.<random hex>" beside its target
+
+
+def _temporary_beside(path: Path) -> str:
+    """Create an empty temporary file ``.<name>.<hex>`` beside ``path`` with the mode any new file gets (0666 less
+    the umask; ``mkstemp`` would make it 0600) and return its name."""
+    while True:
+        temporary = path.parent / f"{TEMPORARY_PREFIX}{path.name}.{secrets.token_hex(4)}"
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(temporary)
+        except FileExistsError:
+            continue
+
+
+# ".<name>.<8 characters>": ours (hex) and those of earlier versions (tempfile.mkstemp)
+_TEMPORARY = re.compile(r"^\..+\.(png|json|jsonl|safetensors|pt)\.[A-Za-z0-9_]{8}$")
+
+
+def remove_orphans(folder: Path) -> list[Path]:
+    """Delete the temporary files in ``folder`` that a killed writer left (call it only while holding the run's
+    lock, so that no live writer owns them); returns them."""
+    orphans = [path for path in folder.glob(".*") if path.is_file() and _TEMPORARY.match(path.name)]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
+
 
 def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
     """Run ``write`` on a temporary file beside ``path``, then rename it over ``path`` (it is removed on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
+    temporary = _temporary_beside(path)
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -48,7 +79,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: str | Path, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
 
 
 def save_tensors_atomic(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
@@ -102,12 +133,9 @@ class SampleStore:
         """The key of every sample whose manifest line is complete and whose PNG exists."""
         done = set()
         for manifest in self.manifests():
-            for line in manifest.read_text().splitlines():
-                try:
-                    name = json.loads(line)["file"]
-                except json.JSONDecodeError:  # a torn last line from a kill: that sample is redone
-                    continue
-                if (self.samples / name).is_file():
+            for line in manifest.read_bytes().decode("utf-8", errors="replace").splitlines():
+                name = _manifest_file(line)
+                if name is not None and (self.samples / name).is_file():
                     done.add(name.removesuffix(".png"))
         return done
 
@@ -142,3 +170,58 @@ class SampleStore:
 
     def get(self, key: str) -> torch.Tensor:
         return read_png(self.samples / f"{key}.png")
+
+    def readable(self, key: str, size: tuple[int, int]) -> bool:
+        """Whether the PNG of ``key`` is whole (all chunks and checksums) and decodes to an RGB image of ``size``
+        (H, W); a file truncated or replaced behind the manifest's back is not."""
+        path = self.samples / f"{key}.png"
+        try:
+            with Image.open(path) as image:
+                image.verify()              # every chunk's CRC, up to the closing chunk
+            with Image.open(path) as image:
+                image.load()
+                return image.mode == "RGB" and image.size == (size[1], size[0])
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return False
+
+    def remove_orphans(self) -> list[Path]:
+        """Temporary files of the run folder and its samples left by a killed writer, deleted (lock held)."""
+        return remove_orphans(self.run_dir) + remove_orphans(self.samples)
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``RUN_DIR/.lock``, held while this process lives: a second process on the same
+    run folder is refused with the holder's PID. The kernel drops the lock when its process ends, SIGKILL
+    included, so a killed run never leaves a stale lock."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / ".lock"
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            holder = self.path.read_text().strip() or "unknown"
+            raise UserError(f"run folder {run_dir} is in use by process {holder} (another `bench run` on it); "
+                            f"wait until that process ends, or stop it") from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self.descriptor: int | None = descriptor
+
+    def release(self) -> None:
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def _manifest_file(line: str) -> str | None:
+    """The sample file a manifest line names, or None for a line that is not one of ours (a torn last line from
+    a kill, or damage): that sample is then generated again. Names outside ``samples/`` are never accepted."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not name.endswith(".png") or Path(name).name != name:
+        return None
+    return name

@@ -26,6 +26,7 @@ from . import distributed
 from .progress import progress
 from .store import save_torch_atomic
 from .errors import UserError
+from .outputs import check_writable_folder
 from .nn.gan_losses import r1_penalty
 from .types import Example
 
@@ -59,6 +60,7 @@ class Trainer:
                  schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
         if config.amp not in (None, *AMP_DTYPES):
             raise UserError(f"unknown amp '{config.amp}'; use {' or '.join(AMP_DTYPES)} (or none)")
+        check_writable_folder(config.out_dir)
         self.config = config
         self.out_dir = Path(config.out_dir)
         self.device = distributed.init(config.device)

@@ -109,6 +109,8 @@ def path(name: str | None, path: str | Path | None = None) -> Path:
             check(name, found)
         return found
     if path is not None:
+        if Path(path).expanduser().exists():
+            raise UserError(f"weights path {path} is not a file (a folder?); pass the path of the weights file itself")
         raise MissingWeightsError(f"weights file {path} does not exist; pass the path of the downloaded file")
     entry = spec(name)
     places = ", ".join(str(folder) for folder in search_dirs())
@@ -164,7 +166,8 @@ def verify(name: str, file: str | Path | None = None) -> str:
 
 def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> Path:
     """Download weights ``name`` into ``dest`` (default: the cache's weights folder) with a progress bar, check its
-    sha256 and rename it into place atomically; a network failure or a wrong hash raises a ``UserError``."""
+    sha256 (or, without a known one, that it is a torch or safetensors file) and rename it into place atomically; a
+    network failure, a wrong hash or a non-checkpoint raises a ``UserError`` and leaves no file or new folder."""
     import tempfile
     import urllib.error
     import urllib.request
@@ -176,8 +179,14 @@ def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> P
     target = folder / entry.file
     if entry.shipped or not entry.url.startswith(("http://", "https://")):
         raise UserError(f"weights '{name}' cannot be fetched: {entry.url or 'no source URL'}")
-    target.parent.mkdir(parents=True, exist_ok=True)    # entry.file may keep the release's folder name
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    created = [parent for parent in (target.parent, *target.parent.parents) if not parent.exists()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)    # entry.file may keep the release's folder name
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as error:
+        _remove_empty(created)
+        raise UserError(f"cannot write weights into {target.parent}: {error.strerror or error}; choose a writable "
+                        f"folder (SEMSYNTH_CACHE or SEMSYNTH_WEIGHTS)") from None
     digest = hashlib.sha256()
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as response:
@@ -190,13 +199,37 @@ def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> P
         if entry.sha256 is not None and digest.hexdigest() != entry.sha256:
             raise UserError(f"download of '{name}' from {entry.url} has sha256 {digest.hexdigest()}, expected "
                             f"{entry.sha256}; retry, or download the file by hand into {folder}")
+        if entry.sha256 is None:   # unauthenticated: at least make sure it is no web page
+            refuse_non_checkpoint(Path(temporary), f"download of '{name}' from {entry.url}", folder)
         os.replace(temporary, target)
     except (urllib.error.URLError, OSError) as error:
         raise UserError(f"could not download weights '{name}' from {entry.url} ({error}); download it by hand "
                         f"into {folder} (or set SEMSYNTH_WEIGHTS)") from error
     finally:
         Path(temporary).unlink(missing_ok=True)
+        if not target.exists():
+            _remove_empty(created)
     return target
+
+
+def refuse_non_checkpoint(file: Path, what: str, folder: Path) -> None:
+    """Raise ``UserError`` unless ``file`` starts like a torch or safetensors file: a link without a published
+    sha256 (Google Drive) can answer with an HTML page instead of the checkpoint."""
+    from .checkpoints import describe_non_checkpoint, file_format, read_head
+
+    kind = file_format(read_head(file))
+    if kind not in ("torch", "safetensors"):
+        raise UserError(f"{what} is not a checkpoint: {describe_non_checkpoint(file, kind)}; nothing was saved. "
+                        f"Download the file by hand in a browser into {folder}")
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created (deepest first), leaving any that is not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def rows(check: bool = False) -> list[dict[str, str]]:

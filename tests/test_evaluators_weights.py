@@ -40,7 +40,7 @@ def test_fetch_checks_sha256_and_renames_into_place(server, tmp_path, monkeypatc
     _entry(monkeypatch, f"{base}/blob.bin", "0" * 64)
     with pytest.raises(UserError, match="expected 0000"):
         weights.fetch("test-blob", dest=tmp_path / "bad", progress=False)
-    assert list((tmp_path / "bad").iterdir()) == []            # nothing half-written is left behind
+    assert not (tmp_path / "bad").exists()                     # nothing half-written is left behind, nor the folder
 
 
 def test_fetch_without_network_fails_cleanly(server, tmp_path, monkeypatch):
@@ -48,7 +48,7 @@ def test_fetch_without_network_fails_cleanly(server, tmp_path, monkeypatch):
     _entry(monkeypatch, f"{base}/absent.bin", None)
     with pytest.raises(UserError, match="could not download weights 'test-blob'.*by hand"):
         weights.fetch("test-blob", dest=tmp_path / "store", progress=False)
-    assert list((tmp_path / "store").iterdir()) == []
+    assert not (tmp_path / "store").exists()
 
 
 def test_rows_list_the_evaluator_entries(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ class Declared(Metric):
     name = "declared"
 
     def __init__(self) -> None:
-        self.add_state("count", torch.zeros((), dtype=torch.float64), reduce="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.int64), reduce="sum")
         self.add_state("rows", torch.zeros(0, 2, dtype=torch.float64), reduce="cat")
 
     def update(self, state, batch) -> None:

@@ -113,9 +113,10 @@ def test_missing_weights_name_the_file(monkeypatch, tmp_path):
 
 def test_fetch_keeps_the_release_folder(server, tmp_path, monkeypatch):  # noqa: F811
     served, base = server
-    (served / ENCODER_FILE).write_bytes(b"encoder")
+    torch.save({"w": torch.ones(1)}, served / ENCODER_FILE)     # unhashed downloads must look like a checkpoint
     entry = weights.spec("upernet-r101-ade20k-encoder")
     monkeypatch.setitem(weights.CATALOG, entry.name, weights.WeightSpec(
         name=entry.name, file=entry.file, url=f"{base}/{ENCODER_FILE}", users=entry.users))
     target = weights.fetch(entry.name, dest=tmp_path, progress=False)
-    assert target == tmp_path / "ade20k-resnet101-upernet" / ENCODER_FILE and target.read_bytes() == b"encoder"
+    assert target == tmp_path / "ade20k-resnet101-upernet" / ENCODER_FILE
+    assert target.read_bytes() == (served / ENCODER_FILE).read_bytes()

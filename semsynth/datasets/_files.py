@@ -3,10 +3,11 @@ them to the benchmark resolution, and checking a sample of files on disk."""
 
 from __future__ import annotations
 
+import struct
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterable, Sequence
+from typing import Callable, ClassVar, Iterable, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ is at least twice the target's, then PIL ``BICUBIC``. Label and instance maps al
 PIL's pixel-centre rule (what every official loader does), whatever the mode."""
 
 _SHOWN = 5  # ids listed per problem line
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,11 +103,28 @@ def _to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
-def read_image(path: Path, size: Sequence[int], mode: str = "bicubic") -> torch.Tensor:
+def _decoded(path: Path, what: str, convert: Callable[[Image.Image], T]) -> T:
+    """``convert`` of the fully decoded file ``path``; a one-line ``DatasetError`` naming the file when it does not
+    decode (corrupt, truncated, not an image). The message is the one ``bench datasets check`` prints."""
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            return convert(opened)
+    except DatasetError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as error:
+        text = str(error).strip().splitlines()
+        raise DatasetError(f"unreadable {what} {path}: {text[0] if text else type(error).__name__}") from None
+
+
+def decode_image(path: Path) -> Image.Image:
+    """An image file decoded as RGB (a ``DatasetError`` naming it when it does not decode)."""
+    return _decoded(path, "image", lambda opened: opened.convert("RGB"))
+
+
+def resize_rgb(image: Image.Image, size: Sequence[int], mode: str = "bicubic") -> torch.Tensor:
     """An RGB image as uint8 ``[3, H, W]`` resized to ``size`` (H, W) with one of ``RESIZE_MODES``."""
     height, width = size
-    with Image.open(path) as opened:
-        image = opened.convert("RGB")
     if mode == "bicubic":
         return resize_image(_to_tensor(image), size)
     if mode == "sdm":
@@ -116,14 +135,22 @@ def read_image(path: Path, size: Sequence[int], mode: str = "bicubic") -> torch.
     return _to_tensor(image)
 
 
-def read_ids(path: Path) -> np.ndarray:
-    """A single-channel id map (8-bit, palette or 16/32-bit PNG) as a 2-D integer array at its stored size."""
-    with Image.open(path) as opened:
-        array = np.array(opened)
+def read_image(path: Path, size: Sequence[int], mode: str = "bicubic") -> torch.Tensor:
+    """An RGB image file as uint8 ``[3, H, W]`` resized to ``size`` (H, W) with one of ``RESIZE_MODES``."""
+    return resize_rgb(decode_image(path), size, mode)
+
+
+def _id_array(opened: Image.Image) -> np.ndarray:
+    array = np.array(opened)
     if array.ndim != 2:
-        raise DatasetError(f"{path}: a {array.ndim}-D map ({opened.mode}); expected a single-channel id PNG, "
-                           "not a colour visualisation")
+        raise DatasetError(f"{opened.filename}: a {array.ndim}-D map ({opened.mode}); expected a single-channel id "
+                           "PNG, not a colour visualisation")
     return array
+
+
+def read_ids(path: Path, what: str = "label map") -> np.ndarray:
+    """A single-channel id map (8-bit, palette or 16/32-bit PNG) as a 2-D integer array at its stored size."""
+    return _decoded(path, what, _id_array)
 
 
 def resize_ids(ids: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -175,47 +202,29 @@ class FileDataset(Dataset):
         """The id of example ``index`` without reading its files."""
         return self.items[index].id
 
-    def _labels(self, path: Path) -> torch.Tensor:
-        raw = read_ids(path)
-        bad = out_of_range(raw, self.label_space)
-        if bad:
-            raise DatasetError(f"{path}: label values {bad[:8]} outside {self.name}'s classes "
-                               f"0..{self.label_space.num_classes - 1}; run `bench datasets check`")
-        return resize_ids(torch.from_numpy(raw.astype(np.int64)), self.resolution)
-
     def __getitem__(self, index: int) -> Example:
         item = self.items[index]
-        image = read_image(item.image, self.resolution, self.resize)
-        labels = self._labels(item.label)
-        instances = None
-        if item.instance is not None:
-            instances = resize_ids(torch.from_numpy(read_ids(item.instance).astype(np.int64)), self.resolution)
-        return Example(item.id, image, Layout(labels, self.label_space, instances))
+        image, labels, instances = self._read(item)
+        problems = self._item_problems(item, image.size, labels, instances)
+        if problems:
+            raise DatasetError(f"{problems[0]}; run `bench datasets check`")
+        to_tensor = lambda ids: resize_ids(torch.from_numpy(ids.astype(np.int64)), self.resolution)  # noqa: E731
+        return Example(item.id, resize_rgb(image, self.resolution, self.resize),
+                       Layout(to_tensor(labels), self.label_space, None if instances is None else to_tensor(instances)))
 
-    def check(self, sample: int = 20) -> list[str]:
-        """Scan problems plus, for ``sample`` items spread over the split: unreadable files, label maps whose shape
-        does not match their image, labels out of range and instance maps of the wrong size."""
-        problems = list(self.problems)
-        if not self.items:
-            return problems + [f"no complete examples found ({self.source})"]
-        count = min(sample, len(self.items))
-        picks = sorted({round(i * (len(self.items) - 1) / max(count - 1, 1)) for i in range(count)})
-        for index in picks:
-            problems.extend(self._check_item(self.items[index]))
-        return problems
+    def _read(self, item: Item) -> tuple[Image.Image, np.ndarray, np.ndarray | None]:
+        """The decoded image, label map and instance map (None without one) of ``item``."""
+        image = decode_image(item.image)
+        labels = read_ids(item.label)
+        instances = None if item.instance is None else read_ids(item.instance, "instance map")
+        return image, labels, instances
 
-    def _check_item(self, item: Item) -> list[str]:
-        try:
-            with Image.open(item.image) as opened:
-                opened.load()
-                width, height = opened.size
-        except Exception as error:  # any decoder failure means the file is unusable
-            return [f"unreadable image {item.image}: {error}"]
-        try:
-            raw = read_ids(item.label)
-        except Exception as error:
-            return [f"unreadable label map {item.label}: {error}"]
+    def _item_problems(self, item: Item, image_size: tuple[int, int], raw: np.ndarray,
+                       instances: np.ndarray | None) -> list[str]:
+        """What is wrong with one example's decoded files: a label map whose aspect ratio is not its image's,
+        labels out of range, an instance map of another size than the label map."""
         problems = []
+        width, height = image_size
         if raw.shape[0] * width != raw.shape[1] * height:
             problems.append(f"label map {item.label} is {raw.shape[1]}x{raw.shape[0]} but its image is "
                             f"{width}x{height} (aspect ratios differ: mismatched pair?)")
@@ -223,12 +232,24 @@ class FileDataset(Dataset):
         if bad:
             problems.append(f"labels out of range in {item.label}: values {bad[:8]} (allowed 0.."
                             f"{self.label_space.num_classes - 1} and {self.label_space.ignore_index})")
-        if item.instance is not None:
+        if instances is not None and instances.shape != raw.shape:
+            problems.append(f"instance map {item.instance} is {instances.shape[1]}x{instances.shape[0]}, label map "
+                            f"is {raw.shape[1]}x{raw.shape[0]}")
+        return problems
+
+    def problems_of(self, indices: Iterable[int]) -> list[str]:
+        """Scan problems (files that could not be paired) plus, for each example of ``indices``: files that do not
+        decode, label maps whose shape does not match their image, labels out of range, instance maps of the
+        wrong size."""
+        problems = list(self.problems)
+        if not self.items:
+            return problems + [f"no complete examples found ({self.source})"]
+        for index in indices:
+            item = self.items[index]
             try:
-                inst = read_ids(item.instance)
-            except Exception as error:
-                return problems + [f"unreadable instance map {item.instance}: {error}"]
-            if inst.shape != raw.shape:
-                problems.append(f"instance map {item.instance} is {inst.shape[1]}x{inst.shape[0]}, label map is "
-                                f"{raw.shape[1]}x{raw.shape[0]}")
+                decoded = self._read(item)
+            except DatasetError as error:
+                problems.append(str(error))
+                continue
+            problems.extend(self._item_problems(item, decoded[0].size, *decoded[1:]))
         return problems

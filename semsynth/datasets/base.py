@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Iterator, Sequence
+from typing import ClassVar, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -55,9 +55,25 @@ class Dataset(ABC):
         for index in range(len(self)):
             yield self[index]
 
-    def check(self, sample: int = 20) -> list[str]:
-        """Problems found in the files on disk, one line each (empty when usable)."""
+    def problems_of(self, indices: Iterable[int]) -> list[str]:
+        """Problems of the files that the examples ``indices`` read (and of the split as a whole), one line each;
+        empty when usable. Datasets stored as files override it; ``check`` and ``validate`` both use it."""
         return []
+
+    def check(self, sample: int = 20) -> list[str]:
+        """Problems found on disk for ``sample`` examples spread over the split, one line each (``bench datasets
+        check``)."""
+        count = min(sample, len(self))
+        return self.problems_of(sorted({round(i * (len(self) - 1) / max(count - 1, 1)) for i in range(count)}))
+
+    def validate(self, count: int) -> None:
+        """Raise a ``DatasetError`` with the first problem of the first ``count`` examples (every file decoded),
+        so that ``bench run`` refuses faulty data before it writes anything."""
+        problems = self.problems_of(range(min(count, len(self))))
+        if problems:
+            more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            raise DatasetError(f"{self.name} {self.split} data at {self.root}: {problems[0]}{more}; fix the files "
+                               f"(`bench datasets check --dataset {self.name} --data-root DIR` lists every problem)")
 
 
 def resize_image(image: torch.Tensor, size: Sequence[int], mode: str = "bicubic") -> torch.Tensor:

@@ -1,11 +1,14 @@
 """Metrics as declared states: ``add_state``, ``update``, ``merge``, ``reduce``, ``compute``.
 
-A metric declares each tensor of its state with ``add_state(name, default, reduce)`` ("sum": counts, sums,
-co-moments, confusion matrices; "cat": rows, one per image or layout). ``new_state``, ``merge`` (the state of the
-union of two disjoint sample sets) and ``reduce`` (the state over all torchrun ranks) follow from the declarations:
-"sum" states add element by element (all-reduce), "cat" states concatenate along dim 0 (all-gather in rank order).
-A metric's per-run data lives only in its state; the metric object holds its configuration and what ``prepare``
-loads (backbones, reference statistics).
+A metric declares each tensor of its state with ``add_state(name, default, reduce)`` ("sum": integer counts and
+confusion matrices; "cat": rows, one per image, layout or region, in plan order). Floating-point contributions are
+rows that ``compute`` folds in row order: a float sum would depend on how the samples were split into batches and
+processes, and metrics must be bit-identical whatever the batch size or the number of processes. ``new_state``,
+``merge`` (the state of the union of two disjoint sample sets) and ``reduce`` (the state over all torchrun ranks)
+follow from the declarations: "sum" states add element by element (all-reduce), "cat" states concatenate along
+dim 0 (all-gather in rank order; the runner gives each rank one contiguous block of the plan, so that is plan
+order). A metric's per-run data lives only in its state; the metric object holds its configuration and what
+``prepare`` loads (backbones, reference statistics).
 """
 
 from __future__ import annotations
@@ -129,6 +132,9 @@ class Metric(ABC):
             raise ValueError(f"state '{name}': reduce must be one of {', '.join(REDUCTIONS)}, not '{reduce}'")
         if reduce == "cat" and default.dim() == 0:
             raise ValueError(f"state '{name}': a 'cat' state needs at least one dimension (rows)")
+        if reduce == "sum" and (default.is_floating_point() or default.is_complex()):
+            raise ValueError(f"state '{name}': a 'sum' state must be integer (float sums depend on the order of the "
+                             f"samples); declare the float contributions as 'cat' rows and fold them in compute")
         self.__dict__.setdefault("_states", {})[name] = StateSpec(default.detach().clone(), reduce)
 
     @property

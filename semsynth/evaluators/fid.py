@@ -1,7 +1,8 @@
 """FID from streamed statistics: float64 feature sums and sums of outer products, mergeable by addition.
 
-The statistics are accumulated image by image in plan order (and each image's features computed alone), so the
-value is bit-identical whatever the batch size.
+The state holds the scored images' features, one row each, in plan order (each image's features computed alone;
+rows gathered from torchrun ranks in plan order); ``compute`` accumulates the statistics row by row in that order,
+so the value is bit-identical whatever the batch size or the number of processes.
 
 ``frechet_distance`` uses symmetric eigendecompositions instead of ``scipy.linalg.sqrtm`` (whose results changed
 across SciPy versions): tr sqrt(S1 S2) = sum of sqrt(eig(S1^1/2 S2 S1^1/2)), exact for singular covariances too.
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from ..backbones.base import FeatureBackbone, load_features, per_image
+from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, FeatureCache, Metric, State
 from .reference import computed_once, pre_resize, reference_cache, reference_features
@@ -42,7 +44,7 @@ def mean_cov(stats: State) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance (as numpy.cov) of the streamed features."""
     n = stats["n"].item()
     if n < 2:
-        raise ValueError(f"FID needs at least 2 images, got {int(n)}")
+        raise UserError(f"FID needs at least 2 images, got {int(n)}; raise --limit or --samples-per-layout")
     mu = stats["sum"] / n
     cov = (stats["outer"] - n * torch.outer(mu, mu)) / (n - 1)
     return mu.numpy(), cov.numpy()
@@ -95,9 +97,9 @@ class FID(Metric):
         self.declare_states(0)
 
     def declare_states(self, dim: int) -> None:
-        """The state: streamed statistics of ``dim``-d features (the backbone's dimension, known in ``prepare``)."""
-        for name, default in new_stats(dim).items():
-            self.add_state(name, default, reduce="sum")
+        """The state: the ``dim``-d features of every scored image, one row each, in plan order (the backbone's
+        dimension is known in ``prepare``)."""
+        self.add_state("features", torch.zeros(0, dim, dtype=torch.float64), reduce="cat")
 
     def identity(self) -> dict[str, Any]:
         """What the reference statistics depend on besides the dataset split."""
@@ -144,7 +146,7 @@ class FID(Metric):
                                       .to("cpu", torch.float64))
 
     def update(self, state: State, batch: EvalBatch) -> None:
-        update_stats(state, self.features(batch))
+        state["features"] = torch.cat([state["features"], self.features(batch)])
 
     def record(self, n_fake: int, n_real: int) -> dict[str, Any]:
         """The fields that say how the value was computed."""
@@ -152,5 +154,7 @@ class FID(Metric):
                 "reference": self.reference_split, "pre_resize": list(self.pre_resize) if self.pre_resize else None}
 
     def compute(self, state: State) -> dict[str, Any]:
-        return {"value": stats_distance(state, self.reference),
-                **self.record(int(state["n"].item()), int(self.reference["n"].item()))}
+        stats = new_stats(state["features"].shape[1])
+        update_stats(stats, state["features"])
+        return {"value": stats_distance(stats, self.reference),
+                **self.record(int(stats["n"].item()), int(self.reference["n"].item()))}

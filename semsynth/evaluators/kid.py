@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..registry import METRICS
-from .base import EvalBatch, EvalContext, State
+from .base import EvalContext, State
 from .fid import FID
 from .reference import computed_once
 
@@ -27,7 +28,8 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, seed: int = 0, subsets: 
     d = real.shape[1]
     m = min(real.shape[0], fake.shape[0], subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 images in each set, got {fake.shape[0]} and {real.shape[0]}")
+        raise UserError(f"KID needs at least 2 images in each set, got {fake.shape[0]} and {real.shape[0]}; "
+                        f"raise --limit or --samples-per-layout")
     rng = np.random.RandomState(seed)
     total = 0.0
     for _ in range(subsets):
@@ -52,19 +54,12 @@ class KID(FID):
         self.seed, self.subsets, self.subset_size = seed, subsets, subset_size
         self.reference_feats: torch.Tensor | None = None
 
-    def declare_states(self, dim: int) -> None:
-        """The state: the ``dim``-d features of every scored image, one row each."""
-        self.add_state("features", torch.zeros(0, dim, dtype=torch.float64), reduce="cat")
-
     def load_reference(self, context: EvalContext) -> None:
         """The real images' features (computed once, cached): KID needs all of them."""
         def compute() -> State:
             return {"features": torch.cat(list(self.reference_rows(context)))}
 
         self.reference_feats = computed_once(*self.reference_file(context, "features"), compute)["features"]
-
-    def update(self, state: State, batch: EvalBatch) -> None:
-        state["features"] = torch.cat([state["features"], self.features(batch)])
 
     def compute(self, state: State) -> dict[str, Any]:
         value = kernel_distance(self.reference_feats.numpy(), state["features"].numpy(), self.seed, self.subsets,

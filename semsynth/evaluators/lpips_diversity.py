@@ -82,7 +82,7 @@ class LPIPSDiversity(Metric):
     def compute(self, state: State) -> dict[str, Any]:
         n = state["means"].numel()
         # math.fsum is exactly rounded: the mean does not depend on the order of the layouts (batches, ranks)
-        record = {"value": math.fsum(state["means"].tolist()) / n if n else float("nan"),
+        record = {"value": math.fsum(state["means"].tolist()) / n if n else None,
                   "backbone": self.backbone_name, "pairing": self.pairing, "n_layouts": n}
         if self.pairing == "random-groups":
             record["seed"] = self.seed

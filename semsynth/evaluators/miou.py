@@ -47,8 +47,8 @@ def scores(matrix: torch.Tensor) -> dict[str, Any]:
     iou = torch.where(present, true_positive / union.clamp(min=1), torch.zeros_like(union))
     total = matrix.sum()
     return {
-        "value": 100 * iou[present].mean().item() if bool(present.any()) else float("nan"),
-        "pixel_accuracy": 100 * (true_positive.sum() / total).item() if total > 0 else float("nan"),
+        "value": 100 * iou[present].mean().item() if bool(present.any()) else None,
+        "pixel_accuracy": 100 * (true_positive.sum() / total).item() if total > 0 else None,
         "per_class": [100 * v if p else None for v, p in zip(iou.tolist(), present.tolist())],
         "n_classes_scored": int(present.sum()),
     }

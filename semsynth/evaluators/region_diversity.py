@@ -102,8 +102,10 @@ class RegionDiversity(Metric):
         self.backbone, self.samples, self.base_seed = backbone, samples, base_seed
         self.max_regions, self.max_layouts = max_regions, max_layouts
         self.distance: RegionDistance | None = None
-        for state in ("inside", "inside_n", "outside", "outside_n", "layouts"):
-            self.add_state(state, torch.zeros((), dtype=torch.float64), reduce="sum")
+        # one row per scored region (inside) / region with an outside, in plan order; counts are exact integers
+        self.add_state("inside", torch.zeros(0, dtype=torch.float64), reduce="cat")
+        self.add_state("outside", torch.zeros(0, dtype=torch.float64), reduce="cat")
+        self.add_state("layouts", torch.zeros((), dtype=torch.int64), reduce="sum")
 
     def prepare(self, context: EvalContext) -> None:
         self.distance = region_distance(self.backbone, context.device)
@@ -146,19 +148,21 @@ class RegionDiversity(Metric):
                 images = torch.stack([extras[self._key(example.id, region, seed)] for seed in self._seeds()])
                 maps = self.distance.layer_maps(images[[i for i, _ in pairs]], images[[j for _, j in pairs]])
                 mask = example.layout.region_mask(region).double()
-                state["inside"] += self.distance.masked(maps, mask.expand(len(pairs), -1, -1)).mean()
-                state["inside_n"] += 1
+                inside = self.distance.masked(maps, mask.expand(len(pairs), -1, -1)).mean()
+                state["inside"] = torch.cat([state["inside"], inside[None]])
                 if bool((mask < 1).any()):
-                    state["outside"] += self.distance.masked(maps, (1 - mask).expand(len(pairs), -1, -1)).mean()
-                    state["outside_n"] += 1
+                    outside = self.distance.masked(maps, (1 - mask).expand(len(pairs), -1, -1)).mean()
+                    state["outside"] = torch.cat([state["outside"], outside[None]])
 
     def compute(self, state: State) -> dict[str, Any]:
-        def mean(key: str) -> float:
-            n = state[f"{key}_n"].item()
-            return state[key].item() / n if n else float("nan")
+        def mean(key: str) -> float | None:   # None (JSON null) when nothing was measured
+            total = 0.0
+            for value in state[key].tolist():   # summed in plan order, whatever the batches and ranks
+                total += value
+            return total / len(state[key]) if len(state[key]) else None
 
         return {"value": mean("inside"), self.inside_name: mean("inside"), self.outside_name: mean("outside"),
-                "backbone": self.backbone, "samples": self.samples, "n_regions": int(state["inside_n"].item()),
+                "backbone": self.backbone, "samples": self.samples, "n_regions": len(state["inside"]),
                 "n_layouts": int(state["layouts"].item()),
                 "masking": "per-layer distance maps averaged over the area-resized region / its complement"}
 

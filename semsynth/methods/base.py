@@ -8,6 +8,7 @@ space and resolution of the dataset the method is built for, per-dataset presets
 from __future__ import annotations
 
 import functools
+import operator
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,12 @@ from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
 import torch
 
+from .. import devices
 from ..errors import LayoutError, UserError
 from ..types import Example, LabelSpace, Layout
+from .settings import Setting, check_settings
+
+SEED_LIMIT = 2**64   # seeds are integers 0 <= seed < 2**64 (what torch.Generator.manual_seed takes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +47,7 @@ def _checked(generate):
     @functools.wraps(generate)
     def wrapper(self: "Method", layout: Layout, seed: int, *args: Any, **kwargs: Any) -> torch.Tensor:
         self.check_layout(layout)
-        return generate(self, layout, seed, *args, **kwargs)
+        return generate(self, layout, self.check_seed(seed), *args, **kwargs)
 
     wrapper.__layout_checked__ = True
     return wrapper
@@ -52,7 +57,8 @@ class Method(ABC):
     """A semantic image synthesis method: layout + seed -> uint8 image ``[3, H, W]``.
 
     Subclasses set ``name`` (the registry name), ``defaults`` (settings with the paper's values; constructor
-    overrides may change only these keys) and, when they load weights or differ per dataset, ``presets`` (one
+    overrides may change only these keys), ``setting_types`` (each setting's ``Setting``: type and range; a
+    setting left out takes the type of its default) and, when they load weights or differ per dataset, ``presets`` (one
     ``Preset`` per dataset). Every sample must draw its randomness from a ``torch.Generator`` seeded with ``seed``,
     so ``generate_batch`` equals one-by-one generation.
     """
@@ -60,6 +66,7 @@ class Method(ABC):
     name: ClassVar[str] = ""
     stochastic: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {}
+    setting_types: ClassVar[Mapping[str, Setting]] = {}
     # A reference row that returns the split's own images sets another FID reference split (val vs val is 0).
     fid_reference_split: ClassVar[str | None] = None
     # Per-dataset presets (weights entry, paper settings); empty: the method runs on any dataset without weights.
@@ -85,13 +92,15 @@ class Method(ABC):
         self.label_space: LabelSpace = spec.label_space
         self.resolution: tuple[int, int] = tuple(spec.resolution)
         self.preset = self.preset_for(dataset)
-        self.device = torch.device(device)
+        self.device = devices.resolve(device)
         defaults = self.default_settings(dataset)
         unknown = sorted(set(overrides) - set(defaults))
         if unknown:
             known = ", ".join(sorted(defaults)) or "none"
             raise UserError(f"unknown setting {', '.join(map(repr, unknown))} for method '{self.name}'; known: {known}")
-        self.settings: dict[str, Any] = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        checked = check_settings(f"method '{self.name or type(self).__name__}'", given, self.setting_types, defaults)
+        self.settings: dict[str, Any] = {**defaults, **checked}
 
     @classmethod
     def without_checkpoint(cls, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "Method":
@@ -137,11 +146,29 @@ class Method(ABC):
         """What the runner calls: a method sees only the layouts (the ``real`` reference overrides this)."""
         return self.generate_batch([example.layout for example in examples], seeds)
 
-    @staticmethod
-    def check_batch(layouts: Sequence[Layout], seeds: Sequence[int]) -> None:
-        """Raise ``UserError`` unless ``generate_batch`` got one seed per layout."""
+    @classmethod
+    def check_batch(cls, layouts: Sequence[Layout], seeds: Sequence[int]) -> None:
+        """Raise ``UserError`` unless ``generate_batch`` got a non-empty batch with one valid seed per layout."""
+        if isinstance(layouts, Layout) or isinstance(seeds, str) or not all(
+                hasattr(items, "__len__") for items in (layouts, seeds)):
+            raise UserError("generate_batch takes a list of layouts and a list of seeds (generate takes one of each)")
         if len(layouts) != len(seeds):
             raise UserError(f"generate_batch got {len(layouts)} layouts but {len(seeds)} seeds")
+        if not layouts:
+            raise UserError("generate_batch got an empty batch; pass at least one layout and its seed")
+        for seed in seeds:
+            cls.check_seed(seed)
+
+    @staticmethod
+    def check_seed(seed: Any) -> int:
+        """``seed`` as an int, or a ``UserError`` unless it is a whole number 0 <= seed < 2**64."""
+        try:
+            value = operator.index(seed)
+        except TypeError:
+            raise UserError(f"seed must be a whole number 0 <= seed < 2**64, got {seed!r}") from None
+        if isinstance(seed, bool) or not 0 <= value < SEED_LIMIT:
+            raise UserError(f"seed must be a whole number 0 <= seed < 2**64, got {seed!r}")
+        return value
 
     def check_layout(self, layout: Layout) -> None:
         """Raise ``LayoutError`` unless ``layout`` is a valid layout of this method's dataset and resolution."""

@@ -118,7 +118,7 @@ class INADE(Method):
 
     def draw(self, seed: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-instance noise ``[count, 2, noise_nc]`` and the input vector ``[z_dim]`` of ``seed`` (CPU draws)."""
-        generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        generator = torch.Generator(device="cpu").manual_seed(self.check_seed(seed))
         noise = torch.randn(count, 2, self.net.noise_nc, generator=generator)
         return noise, torch.randn(self.net.z_dim, generator=generator)
 

@@ -36,6 +36,7 @@ from ...types import Example
 from . import presets
 from .discriminator import MultiscaleDiscriminator
 from ..inputs import instance_onehot, semantics
+from ..settings import check_settings
 from .losses import inade_vgg19, shapes_perceptual
 from .method import layout_instances, write_weights
 from .model import INADEEncoder, INADEGenerator, class_channels, remap_noise
@@ -85,7 +86,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     if unknown:
         raise UserError(f"unknown INADE training option(s) {', '.join(unknown)}; known: "
                         f"{', '.join(sorted({*DEFAULTS, *net_options}))}")
-    for key, value in options.items():
+    for key, value in check_settings("inade training", options, {}, {**settings, **net_options}).items():
         (settings if key in DEFAULTS else net_options)[key] = value
     torch.manual_seed(seed)
     generator = INADEGenerator.from_official_config(net_options)

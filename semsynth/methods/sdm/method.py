@@ -21,11 +21,7 @@ from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
 from .model import SDMUNet
-from .presets import PRESETS
-
-SAMPLERS = ("ddpm", "ddim", "dpm-solver++")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-BASE_STEPS = 1000
+from .presets import BASE_STEPS, DTYPES, PRESETS, SETTING_TYPES
 
 
 def kept_steps(sampler: str, steps: int) -> list[int]:
@@ -51,6 +47,7 @@ class SDM(Method):
     name = "sdm"
     presets = PRESETS
     defaults = dict(PRESETS["shapes"].settings)
+    setting_types = SETTING_TYPES
 
     def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
                  **overrides: Any) -> None:
@@ -78,12 +75,7 @@ class SDM(Method):
         if net.num_classes != self.preset.cond_channels:
             raise UserError(f"SDM network takes {net.num_classes} layout channels but {self.dataset} needs "
                             f"{self.preset.cond_channels}; use a checkpoint trained for {self.dataset}")
-        settings = self.settings
-        if settings["sampler"] not in SAMPLERS:
-            raise UserError(f"unknown sdm sampler '{settings['sampler']}'; choose one of {', '.join(SAMPLERS)}")
-        if settings["dtype"] not in DTYPES:
-            raise UserError(f"unknown dtype '{settings['dtype']}'; choose one of {', '.join(DTYPES)}")
-        self.net = net.to(self.device, DTYPES[settings["dtype"]]).eval().requires_grad_(False)
+        self.net = net.to(self.device, DTYPES[self.settings["dtype"]]).eval().requires_grad_(False)
         self.base_betas = linear_betas(BASE_STEPS)
 
     # -- sampling ------------------------------------------------------------------------------------------
@@ -108,7 +100,7 @@ class SDM(Method):
 
     def _noise(self, seeds: Sequence[int]) -> Callable[[], torch.Tensor]:
         """Standard noise ``[B, 3, H, W]``, each sample's drawn from its own CPU generator seeded with its seed."""
-        generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
+        generators = [torch.Generator(device="cpu").manual_seed(self.check_seed(seed)) for seed in seeds]
         shape = (3, *self.resolution)
         return lambda: torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
 

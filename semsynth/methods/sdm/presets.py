@@ -14,6 +14,7 @@ from ...types import Layout
 from ...weights import WeightSpec, register
 from ..base import Preset, lookup_preset
 from ..inputs import semantics
+from ..settings import Setting
 
 SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
 
@@ -34,6 +35,11 @@ SHAPES_64 = dict(OFFICIAL_256, model_channels=32, num_res_blocks=1, attention_re
 
 # Stage 1 of the paper recipe (scripts/ade20k.sh: lr 1e-4, batch 4 per GPU x 8); steps are the user's choice.
 PAPER_TRAINING = dict(steps=100_000, batch_size=4, lr=1e-4, drop_rate=0.0, ema_decay=0.9999, crop=None)
+
+# What the training options accept (network arguments are checked against the preset config's types).
+TRAINING_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(int, low=1, high=65536),
+                  "lr": Setting(float, low=0.0, high=1.0), "drop_rate": Setting(float, low=0.0, high=1.0),
+                  "ema_decay": Setting(float, low=0.0, high=1.0), "crop": Setting(int, low=1, high=65536)}
 
 # `shapes` on a 2-core CPU: classifier-free dropout from the start, a short EMA, 32x32 crops for cheap steps
 # (about 0.1 s a step at batch 8). The shipped weights are two runs, see SHAPES_RECIPE.
@@ -92,6 +98,21 @@ class SDMPreset(Preset):
             instances = torch.zeros_like(labels)   # no instance map: an all-zero edge channel
         return semantics(labels, instances if self.edge is not None else None, self.label_channels,
                          layout.label_space.ignore_index)
+
+
+SAMPLERS = ("ddpm", "ddim", "dpm-solver++")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BASE_STEPS = 1000   # the trained diffusion chain; samplers visit at most this many steps
+
+# What each sampler setting accepts: guidance is the classifier-free scale s (0: unconditional, 1: conditional
+# only; the papers use 1.5-2), eta DDIM's noise scale (0: deterministic, 1: DDPM-like).
+SETTING_TYPES = {
+    "sampler": Setting(str, choices=SAMPLERS),
+    "steps": Setting(int, low=1, high=BASE_STEPS),
+    "guidance": Setting(float, low=0.0, high=100.0),
+    "eta": Setting(float, low=0.0, high=1.0),
+    "dtype": Setting(str, choices=tuple(DTYPES)),
+}
 
 
 # Official sampling: full 1000-step ancestral chain (no respacing), clip_denoised, guidance s from the scripts.

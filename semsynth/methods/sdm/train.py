@@ -18,7 +18,8 @@ from ...errors import UserError
 from ...training import TrainConfig, Trainer
 from ...types import Example
 from .model import SDMUNet
-from .presets import SDMPreset, preset_for
+from ..settings import check_settings
+from .presets import TRAINING_TYPES, SDMPreset, preset_for
 
 
 def batch_inputs(examples: list[Example], preset: SDMPreset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,7 +78,8 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     from ... import load_dataset
 
     preset = preset_for(dataset)
-    chosen = {key: options.pop(key) for key in TRAINING_OPTIONS if key in options}
+    chosen = check_settings("sdm training", {key: options.pop(key) for key in TRAINING_OPTIONS if key in options},
+                            TRAINING_TYPES, preset.training)
     settings = {**preset.training, **chosen}
     steps, batch_size, lr, drop_rate, ema_decay, crop = (settings[key] for key in TRAINING_OPTIONS)
     unknown = sorted(set(options) - set(inspect.signature(SDMUNet).parameters))
@@ -87,7 +89,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     out_dir = Path(out_dir)
     if not resume and (out_dir / "checkpoint.pt").exists():
         raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or another --out")
-    net_config = dict(preset.net_config(), **options)
+    net_config = dict(preset.net_config(), **check_settings("sdm network", options, {}, preset.net_config()))
     torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
     if init is not None:

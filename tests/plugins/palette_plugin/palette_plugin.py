@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from semsynth.methods.base import Method
+from semsynth.methods.base import Method, Setting
 from semsynth.registry import METHODS
 
 
@@ -15,6 +15,7 @@ class Palette(Method):
     """Class palette colours plus Gaussian noise drawn from the seed."""
 
     defaults = {"noise": 24.0, "delay": 0.0, "ignore_layout": False, "ignore_seed": False}
+    setting_types = {"noise": Setting(float, low=0.0, high=255.0), "delay": Setting(float, low=0.0, high=60.0)}
 
     def generate(self, layout, seed):
         time.sleep(self.settings["delay"])
