@@ -151,6 +151,9 @@ class Plan:
         k = config.samples_per_layout or self.spec.samples_per_layout
         self.samples_per_layout = k if self.method_class.stochastic else 1
         self.ks = list(range(self.samples_per_layout))
+        if self.dataset is not None:
+            self.n_layouts = self._count_layouts()
+            self._attempt(lambda: self.dataset.validate(self.n_layouts))
         self.metric_specs = self._select_metrics()
         self.metrics: dict[str, Metric] = {name: load_metric(spec.metric, **spec.options)
                                            for name, spec in self.metric_specs.items()}
@@ -163,14 +166,17 @@ class Plan:
             raise UserError(missing[0] if len(missing) == 1 else
                             f"{len(missing)} inputs are missing: " + " ".join(f"({number}) {problem}" for number,
                                                                               problem in enumerate(missing, 1)))
-        limit = config.limit if config.limit is not None else self.spec.n_layouts
-        self.n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
-        if self.n_layouts < 1:
+
+    def _count_layouts(self) -> int:
+        """The plan's number of layouts (``--limit`` or the protocol's, at most the split's), checked for size."""
+        limit = self.config.limit if self.config.limit is not None else self.spec.n_layouts
+        n_layouts = len(self.dataset) if limit is None else min(limit, len(self.dataset))
+        if n_layouts < 1:
             raise UserError("nothing to generate: --limit must be at least 1")
-        if self.n_layouts * self.samples_per_layout > MAX_SAMPLES:
-            raise UserError(f"the plan has {self.n_layouts} layouts x {self.samples_per_layout} samples, more than "
+        if n_layouts * self.samples_per_layout > MAX_SAMPLES:
+            raise UserError(f"the plan has {n_layouts} layouts x {self.samples_per_layout} samples, more than "
                             f"{MAX_SAMPLES:,} images; lower --samples-per-layout or --limit")
-        self.dataset.validate(self.n_layouts)
+        return n_layouts
 
     def _attempt(self, step: Callable[[], T]) -> T | None:
         """``step()``, or None with its message noted when it lacks a file (weights or data)."""
