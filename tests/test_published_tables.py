@@ -26,6 +26,7 @@ EXPECTED_CELLS = {
     "dpsims-table-s4": 4 * 3, "dpsims-table-s5": 9 * 2, "dpsims-table-s6": 4 * 2, "dpsims-table-s7": 3 * 4,
     "dpsims-table-s8": 3 * 2, "dpsims-table-s9": 3 * 3, "dpsims-table-s10": 2 * 3, "dpsims-table-s11": 4 * 2,
     "dpsims-table-s12": 4 * 2, "dpsims-table-s13": 2 * 2,
+    "gcdp-table1": 4 * 3,
 }
 
 
