@@ -122,3 +122,10 @@ def test_cli_user_errors_are_one_line(args):
     result = bench(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_doubts_are_kept_beside_the_printed_value_and_shown_in_markdown():
+    spade = {c["dataset"]: c for c in published.table("sdm-table1") if c["method"] == "SPADE [2]" and c["metric"] == "FID"}
+    assert spade["ADE20K"]["value"] == "22.6" and "swapped" in spade["ADE20K"]["doubt"]
+    result = bench("reproduce", "sdm-table1", "--published", "--format", "md")
+    assert result.returncode == 0 and "look swapped" in result.stdout
