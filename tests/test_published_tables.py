@@ -125,7 +125,8 @@ def test_cli_user_errors_are_one_line(args):
 
 
 def test_doubts_are_kept_beside_the_printed_value_and_shown_in_markdown():
-    spade = {c["dataset"]: c for c in published.table("sdm-table1") if c["method"] == "SPADE [2]" and c["metric"] == "FID"}
+    cells = published.table("sdm-table1")
+    spade = {c["dataset"]: c for c in cells if c["method"] == "SPADE [2]" and c["metric"] == "FID"}
     assert spade["ADE20K"]["value"] == "22.6" and "swapped" in spade["ADE20K"]["doubt"]
     result = bench("reproduce", "sdm-table1", "--published", "--format", "md")
     assert result.returncode == 0 and "look swapped" in result.stdout
