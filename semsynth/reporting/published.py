@@ -1,4 +1,10 @@
-"""The papers' quantitative tables as data (one JSON file per paper), with CSV and markdown rendering."""
+"""The papers' quantitative tables as data (one JSON file per paper), with CSV and markdown rendering.
+
+Each table has `id`, `title`, `caption_line`, `protocol` (what the paper states) and `cells`; each cell has `method`,
+`dataset`, `metric`, `value` (the printed number, "" where the paper has none), `printed` (the cell as printed, with
+markup such as <b> or %), `direction` (lower/higher), `own` (the paper's own method), `line` (1-based line in the
+paper file) and, where the printed table looks wrong, `doubt`.
+"""
 from __future__ import annotations
 
 import csv
