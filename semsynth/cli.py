@@ -225,6 +225,23 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{action.help} (default: %(default)s)" if shown else action.help
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reporting import published
+
+    if args.list:
+        for table_id, spec in published.tables().items():
+            print(f"{table_id}\t{spec['title']}")
+        return 0
+    if args.table is None:
+        raise UserError("bench reproduce needs a TABLE id (see `bench reproduce --list`)")
+    published.table(args.table)
+    if not args.published:
+        raise UserError("only `--published` is available in this version: bench reproduce TABLE --published")
+    render = published.render_csv if args.format == "csv" else published.render_markdown
+    sys.stdout.write(render(args.table))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -307,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["check"], help="what to do")
     p.add_argument("--dataset", required=True, help="registered dataset")
     p.add_argument("--data-root", required=True, help="dataset folder")
+
+    p = command("reproduce", "the papers' published tables (reproduction runs come in a later version)", cmd_reproduce)
+    p.add_argument("table", nargs="?", metavar="TABLE", help="table id, e.g. sdm-table1 (see --list)")
+    p.add_argument("--list", action="store_true", help="list the table ids with their titles")
+    p.add_argument("--published", action="store_true", help="print the paper's printed values of TABLE")
+    p.add_argument("--format", choices=["csv", "md"], default="csv", help="output format of --published")
     return parser
 
 
