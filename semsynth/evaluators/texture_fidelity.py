@@ -67,9 +67,12 @@ def segment_statistics(image: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
     phase = 2 * np.pi * (fx * (x + 0.5) + fy * (y + 0.5)) / size
     design = np.stack([np.ones_like(phase), np.cos(phase), np.sin(phase)], 1)   # [N, 3]
     fit, *_ = np.linalg.lstsq(design, pixels.T, rcond=None)
-    residual = pixels.T - design @ fit
-    noise = float(np.sqrt((residual ** 2).mean()))
-    return {"colour": colour, "frequency": frequency, "angle": angle, "noise": noise}
+    residual = pixels.T - design @ fit                             # [N, 3]
+    direction = colour / max(float(np.linalg.norm(colour)), 1e-6)
+    chroma = residual - np.outer(residual @ direction, direction)  # off the segment's colour axis: speckle
+    return {"colour": colour, "frequency": frequency, "angle": angle,
+            "noise": float(np.sqrt((chroma ** 2).sum(1).mean() / 2)),
+            "residual": float(np.sqrt((residual ** 2).mean()))}
 
 
 def image_segments(image: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor,
