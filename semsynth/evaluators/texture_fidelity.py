@@ -4,11 +4,13 @@
 sinusoidal stripe of some frequency and orientation, and small pixel noise (``datasets/shapes.py``). For each
 segment of each generated image (mask eroded by one pixel so that boundaries do not count) the estimator measures
 its mean colour, its dominant stripe (the peak of the zero-padded 2-D spectrum of its mean-removed luminance,
-refined by parabolic interpolation) and the residual noise (RMS over pixels and channels after a least-squares fit
-of that stripe per channel). Real images of the reference split go through the same estimator: per class, a
-statistic's centre is the median of the real segments and its scale the ``quantile`` of their deviations, so a
-normalised distance above 1 is outside what the true process gives ``quantile`` of the time. Noise is one-sided
-(cleaner than real is not a defect). ``value`` is the fraction of segments with every statistic in range; the
+refined by parabolic interpolation) and its speckle: the residual after a least-squares fit of that stripe per
+channel, projected off the segment's colour axis (the process's shading scales all channels together, so what is
+left there is pixel noise, not a stripe of the wrong shape), as a per-channel RMS (the process's sigma, 5).
+Real images of the reference split go through the same estimator: per class, a statistic's centre is the median
+(angles: the axial mean) of the real segments and its scale the ``quantile`` of their deviations, so a normalised
+distance above 1 is outside what the true process gives ``quantile`` of the time. Noise is one-sided (cleaner than
+real is not a defect). ``value`` is the fraction of segments with every statistic in range; the
 ``noise`` parts flag speckle (e.g. over flat sky and sand) that FID on a small evaluator misses.
 """
 
@@ -45,8 +47,9 @@ def _parabolic(left: float, centre: float, right: float) -> float:
 
 
 def segment_statistics(image: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    """Mean colour (RGB), stripe frequency (cycles per image side), angle (radians in [0, pi)) and residual noise
-    RMS of the pixels ``mask`` (bool ``[H, W]``) of ``image`` (float ``[3, H, W]``, 0..255)."""
+    """Mean colour (RGB), stripe frequency (cycles per image side), angle (radians in [0, pi)) and speckle
+    (per-channel RMS of the stripe-fit residual off the colour axis) of the pixels ``mask`` (bool ``[H, W]``) of
+    ``image`` (float ``[3, H, W]``, 0..255)."""
     size = max(mask.shape)
     pixels = image[:, mask]                                        # [3, N]
     colour = pixels.mean(1)
@@ -71,8 +74,7 @@ def segment_statistics(image: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
     direction = colour / max(float(np.linalg.norm(colour)), 1e-6)
     chroma = residual - np.outer(residual @ direction, direction)  # off the segment's colour axis: speckle
     return {"colour": colour, "frequency": frequency, "angle": angle,
-            "noise": float(np.sqrt((chroma ** 2).sum(1).mean() / 2)),
-            "residual": float(np.sqrt((residual ** 2).mean()))}
+            "noise": float(np.sqrt((chroma ** 2).sum(1).mean() / 2))}
 
 
 def image_segments(image: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor,
