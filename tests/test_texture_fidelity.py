@@ -64,7 +64,8 @@ def test_speckle_raises_the_noise_score(metric, layouts):
     clean, noisy = record(metric, layouts, images), record(metric, layouts, speckled.clamp(0, 255).round().byte())
     assert clean["in_range"]["noise"] > 0.95 and noisy["in_range"]["noise"] < 0.05
     assert noisy["distance"]["noise"] > 10 * clean["distance"]["noise"]
-    assert noisy["noisy_images"] == 1.0 and clean["noisy_images"] < 0.25
+    assert noisy["noisy_images"] == noisy["speckled_images"] == 1.0
+    assert clean["noisy_images"] < 0.25 and clean["speckled_images"] == 0.0
     assert noisy["value"] < 0.05 < 0.9 < clean["value"]
 
 

@@ -115,19 +115,21 @@ class TextureFidelity(Metric):
 
     ``reference_split`` / ``reference_limit``: the real images that define each class's range; ``quantile``: the
     share of real segments inside the range; ``min_pixels``: smaller segments (after erosion) are not scored;
-    ``samples``: "all" samples of each layout or only the "first".
+    ``samples``: "all" samples of each layout or only the "first"; ``speckle_margin``: an image is speckled when a
+    segment's noise distance exceeds it (real images: none at 3).
     """
 
     name = "texture"
 
     def __init__(self, reference_split: str = "train", reference_limit: int = 500, quantile: float = 0.99,
-                 min_pixels: int = 80, samples: str = "all") -> None:
+                 min_pixels: int = 80, samples: str = "all", speckle_margin: float = 3.0) -> None:
         if samples not in ("all", "first"):
             raise UserError(f"texture: samples must be 'all' or 'first', not '{samples}'")
         if not 0 < quantile < 1:
             raise UserError(f"texture: quantile must lie in (0, 1), got {quantile}")
         self.reference_split, self.reference_limit = reference_split, reference_limit
         self.quantile, self.min_pixels, self.samples = quantile, min_pixels, samples
+        self.speckle_margin = speckle_margin
         self.centres: dict[int, dict[str, Any]] = {}
         self.scales: dict[int, np.ndarray] = {}
         # one row per scored segment: class, then the normalised distance of each statistic (plan order)
@@ -195,7 +197,9 @@ class TextureFidelity(Metric):
             "in_range": {stat: share([d <= 1 for d in values]) for stat, values in columns.items()},
             "distance": {stat: mean(values) for stat, values in columns.items()},
             "noisy_images": share([worst > 1 for worst in images]),
+            "speckled_images": share([worst > self.speckle_margin for worst in images]),
             "n_segments": n, "n_images": len(images),
             "reference_split": self.reference_split, "reference_limit": self.reference_limit,
             "quantile": self.quantile, "min_pixels": self.min_pixels, "samples": self.samples,
+            "speckle_margin": self.speckle_margin,
         }
