@@ -43,6 +43,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                  "mISD (value; diversity inside a resampled instance) with mOID (the other instances' change)."),
         "swav_fid": ("semsynth.evaluators.swav_fid",
                      "The Fréchet distance on SwAV ResNet-50 features (backbone ``swav-r50``); options as ``fid``."),
+        "texture": ("semsynth.evaluators.texture_fidelity",
+                    "Per-segment texture fidelity against the true ``shapes`` process (see the module docstring)."),
     },
     "segmenter": {
         "deeplabv2-r101": ("semsynth.evaluators.segmenters.deeplabv2",

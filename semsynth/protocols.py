@@ -66,6 +66,8 @@ SHAPES_V1 = DatasetProtocol(
                                   "reference_split": "train", "reference_limit": 2000}),
         "lpips": MetricSpec("lpips", {"backbone": "shapes-segnet"}),
         "miou": MetricSpec("miou", {"segmenter": "shapes-segnet"}),
+        # per-segment texture against the true process (real train images through the same estimator)
+        "texture": MetricSpec("texture", {"reference_split": "train", "reference_limit": 500}),
         # class / instance diversity: they require the control API (resample); runs of other methods leave them out
         "mcsd": MetricSpec("mcsd", {"backbone": "shapes-segnet", "samples": 3, "max_layouts": 20}),
         "misd": MetricSpec("misd", {"backbone": "shapes-segnet", "samples": 3, "max_layouts": 20}),

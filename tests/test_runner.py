@@ -143,9 +143,9 @@ def _planned(tmp_path, **config):
 
 
 def test_metrics_the_run_cannot_compute_are_left_out_unless_named(tmp_path):
-    assert set(_planned(tmp_path, method="inade")) == {"fid", "lpips", "miou", "mcsd", "misd"}
-    assert set(_planned(tmp_path, method="real")) == {"fid", "miou"}      # deterministic, no resample
-    assert set(_planned(tmp_path, method="shapes-oracle", samples_per_layout=1)) == {"fid", "miou"}
+    assert set(_planned(tmp_path, method="inade")) == {"fid", "lpips", "miou", "texture", "mcsd", "misd"}
+    assert set(_planned(tmp_path, method="real")) == {"fid", "miou", "texture"}     # deterministic, no resample
+    assert set(_planned(tmp_path, method="shapes-oracle", samples_per_layout=1)) == {"fid", "miou", "texture"}
 
 
 def test_segmenter_reaches_every_metric_with_a_segmenter_or_the_named_ones(tmp_path, monkeypatch):
