@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         shown = f"{value:.4f}" if isinstance(value, float) else value
         via = metric.get("backbone") or metric.get("segmenter") or ""
         via += f" via {metric['backend']}" if metric.get("backend") else ""
-        print(f"{name:10s} {shown}  ({via}, {metric['protocol']})")
+        print(f"{name:10s} {shown}  ({', '.join(part for part in (via, metric['protocol']) if part)})")
     print(f"record: {run_dir / 'result.json'}")
     return 0
 
