@@ -56,7 +56,7 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | No
     if kind == "safetensors":
         state, config = _load_safetensors(path)
     elif kind == "torch":
-        state, config = _load_torch(path), None
+        state, config = read_torch(path), None
     else:
         raise UserError(f"{path} is not a checkpoint: {describe_non_checkpoint(path, kind)}; pass a torch "
                         f"state_dict file or a semsynth .safetensors")
@@ -97,7 +97,13 @@ def _load_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     return state, config
 
 
-def _load_torch(path: Path) -> Any:
+CONTAINER_KEYS = ("state_dict", "model", "net")
+
+
+def read_torch(path: str | Path) -> Any:
+    """What an official torch file holds, loaded with ``weights_only=True`` (checkpoints are untrusted), with a
+    ``{"state_dict"|"model"|"net": ...}`` container unwrapped; unreadable or refused files are a ``UserError``."""
+    path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -107,7 +113,7 @@ def _load_torch(path: Path) -> Any:
                         f"when unpickled); convert it to a state_dict of tensors or safetensors") from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise UserError(f"cannot read weights file {path}: {_first_line(error)}") from None
-    for key in ("state_dict", "model"):
+    for key in CONTAINER_KEYS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     return state

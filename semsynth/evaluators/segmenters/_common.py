@@ -8,25 +8,17 @@ from typing import Any, ClassVar, Iterable, Mapping
 import torch
 from torch import nn
 
-from ... import weights
+from ... import checkpoints, weights
 from ...errors import UserError
 from ...registry import DATASETS, lookup
 from ...types import LabelSpace
 from .base import Segmenter
 
-CONTAINER_KEYS = ("state_dict", "model", "net")
-
 
 def read_state_dict(file: str | Path) -> dict[str, torch.Tensor]:
-    """The state_dict in an official checkpoint file: unwraps a ``{"state_dict"|"model"|"net": ...}`` container and
-    strips DataParallel's ``module.`` prefix. Loaded with ``weights_only=True`` (checkpoints are untrusted)."""
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # unpickling failures name neither the file nor the fix
-        raise UserError(f"cannot read checkpoint {file}: {error}; pass the official .pth file") from error
-    for key in CONTAINER_KEYS:
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
+    """The state_dict in an official checkpoint file (``checkpoints.read_torch``: ``weights_only``, containers
+    unwrapped), dtypes kept, DataParallel's ``module.`` prefix stripped when every key has it."""
+    state = checkpoints.read_torch(file)
     if not isinstance(state, Mapping):
         raise UserError(f"checkpoint {file} holds a {type(state).__name__}, not a state_dict; pass the official file")
     prefix = "module."
