@@ -1,6 +1,6 @@
 """Start-up cost of the everyday `bench` commands: wall seconds (best of ``--repeats``) and peak memory of
 `bench --help`, `bench run --help` and each `bench list KIND`. Listing and help import neither torch nor mmengine;
-`bench list weights` imports the modules that declare the catalog and hashes the files present.
+`bench list weights` reads the catalog data (``semsynth/catalog``) and hashes the files present.
 
 Run: ``python benchmarks/cli_startup.py [--repeats 3]``.
 """

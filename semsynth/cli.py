@@ -57,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, summary in registry.summaries(getattr(registry, kind.upper())).items():
             print(f"{name:24s} {summary}")
     elif kind == "weights":
-        registry.load_plugins()
+        weights.load_catalog()
         for spec in sorted(weights.CATALOG.values(), key=lambda s: s.name):
             print(f"{spec.name:32s} {spec.file:48s} {weights.verify(spec.name)}")
     elif kind == "protocols":
@@ -167,9 +167,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from . import registry, weights
+    from . import weights
 
-    registry.load_plugins()
+    weights.load_catalog()
     if args.action in ("list", "verify"):
         mismatched = []
         for spec in sorted(weights.CATALOG.values(), key=lambda s: s.name):

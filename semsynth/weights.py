@@ -1,8 +1,9 @@
 """The catalog of pretrained files: name, official file name, source, sha256, licence, users; lookup and verify.
 
-Modules add their entries with ``register(WeightSpec(...))`` next to the code that uses them (timm-style
-pretrained configs as data). Lookup order: an explicit path, ``$SEMSYNTH_WEIGHTS``, ``~/.cache/semsynth/weights``,
-then files shipped inside the package (``semsynth/assets``). Nothing downloads implicitly.
+The built-in entries are data in ``semsynth/catalog/`` (timm-style pretrained configs without torch, so listing and
+checking files is fast); plugins add theirs with ``register(WeightSpec(...))``. Lookup order: an explicit path,
+``$SEMSYNTH_WEIGHTS``, ``~/.cache/semsynth/weights``, then files shipped inside the package (``semsynth/assets``).
+Nothing downloads implicitly.
 """
 
 from __future__ import annotations
@@ -44,10 +45,17 @@ def register(spec: WeightSpec) -> WeightSpec:
     return spec
 
 
-def spec(name: str) -> WeightSpec:
-    from .registry import load_plugins
+def load_catalog() -> None:
+    """Register the built-in entries (torch-free data modules in ``semsynth/catalog``) and those of plugins."""
+    from . import catalog
+    from .registry import load_entry_points
 
-    load_plugins()
+    catalog.load()
+    load_entry_points()
+
+
+def spec(name: str) -> WeightSpec:
+    load_catalog()
     if name not in CATALOG:
         raise UserError(f"unknown weights '{name}'; see `bench weights list`")
     return CATALOG[name]
@@ -234,9 +242,7 @@ def _remove_empty(folders: list[Path]) -> None:
 
 def rows(check: bool = False) -> list[dict[str, str]]:
     """One row per catalog entry for ``bench weights list`` (``check=True`` hashes present files: ``verify``)."""
-    from .registry import load_plugins
-
-    load_plugins()
+    load_catalog()
     table = []
     for name in sorted(CATALOG):
         entry = CATALOG[name]

@@ -73,8 +73,9 @@ def test_run_help_shows_defaults() -> None:
         assert shown in text, shown
 
 
-@pytest.mark.parametrize("args", [[*("list", kind)] for kind in LIST_KINDS if kind != "weights"]
-                         + [["--help"], ["run", "--help"], ["list", "--help"]])
+@pytest.mark.parametrize("args", [[*("list", kind)] for kind in LIST_KINDS]
+                         + [["--help"], ["run", "--help"], ["list", "--help"], ["weights", "list"],
+                            ["weights", "verify"]])
 def test_listing_and_help_import_neither_torch_nor_mmengine(args: list[str]) -> None:
     code = ("import sys; from semsynth.cli import main\n"
             "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
@@ -93,6 +94,15 @@ def test_builtin_index_matches_the_registered_classes() -> None:
             rendered = describe(kind, built_in[name])
             assert (module, summary) == (built_in[name].__module__, rendered), \
                 f"semsynth/index.py entry of {kind} {name!r} must be {(built_in[name].__module__, rendered)!r}"
+
+
+def test_the_catalog_data_holds_every_builtin_weights_entry() -> None:
+    """Listing reads only ``semsynth/catalog``: no built-in module may register an entry of its own."""
+    code = ("from semsynth import weights, registry\n"
+            "weights.load_catalog(); listed = dict(weights.CATALOG)\n"
+            "registry.load_plugins(); extra = sorted(set(weights.CATALOG) - set(listed))\n"
+            "print('EXTRA', extra, all(weights.CATALOG[n] == listed[n] for n in listed))")
+    assert python(code).splitlines()[-1] == "EXTRA [] True"
 
 
 def test_listing_names_plugins_and_lookup_finds_them() -> None:

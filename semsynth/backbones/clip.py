@@ -17,17 +17,6 @@ import torch
 from .. import weights
 from .base import register_features
 
-weights.register(weights.WeightSpec(
-    name="clip-vit-b32",
-    file="ViT-B-32.pt",
-    url="https://openaipublic.azureedge.net/clip/models/"
-        "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
-    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
-    licence="MIT (openai/CLIP)",
-    users=("clip_fid",),
-    note="OpenAI CLIP ViT-B/32 (TorchScript archive; only its state_dict is read); a plain state_dict with "
-         "OpenAI's key names is accepted too",
-))
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)

@@ -21,24 +21,6 @@ from .base import register_features
 
 MODES = ("clean", "legacy_tensorflow", "legacy_pytorch")
 
-weights.register(weights.WeightSpec(
-    name="inception-torchscript",
-    file="inception-2015-12-05.pt",
-    url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
-    licence="Apache-2.0 (TensorFlow Inception weights, converted by NVIDIA)",
-    users=("fid", "kid"),
-    note="TorchScript archive (the network is its code): loaded with torch.jit.load, as clean-fid does; "
-         "modes clean and legacy_tensorflow",
-))
-weights.register(weights.WeightSpec(
-    name="inception-pytorch-fid",
-    file="pt_inception-2015-12-05-6726825d.pth",
-    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-    licence="Apache-2.0",
-    users=("fid", "kid"),
-    note="pytorch-fid's port of the TF Inception (state_dict; sha256 starts with 6726825d); mode legacy_pytorch",
-))
-
 
 def fid_inception() -> nn.Module:
     """pytorch-fid's FID Inception v3 (torchvision Inception3 with the TF-compatible blocks), random weights."""

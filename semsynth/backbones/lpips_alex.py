@@ -15,26 +15,6 @@ import torch
 from .. import weights
 from .base import register_distance
 
-weights.register(weights.WeightSpec(
-    name="alexnet-torchvision",
-    file="alexnet-owt-7be5be79.pth",
-    url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    licence="BSD-3-Clause (torchvision)",
-    users=("lpips",),
-    note="ImageNet AlexNet (torchvision state_dict; sha256 starts with 7be5be79): the LPIPS trunk",
-))
-weights.register(weights.WeightSpec(
-    name="lpips-alex-v0.1",
-    file="alex.pth",
-    url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
-    licence="BSD-2-Clause",
-    users=("lpips",),
-    note="LPIPS v0.1 linear calibration layers: shipped inside the lpips wheel (lpips/weights/v0.1/alex.pth) "
-         "and used from there; a copy in the weights folders is not needed",
-    package_file="lpips:weights/v0.1/alex.pth",
-    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",   # the copy in the lpips 0.1.4 wheel
-))
-
 
 def trunk_state(alexnet_state: dict[str, torch.Tensor], lpips_trunk: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Map torchvision AlexNet keys ``features.<i>.<p>`` onto lpips's sliced trunk keys ``slice<k>.<i>.<p>``."""

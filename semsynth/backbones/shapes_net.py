@@ -16,18 +16,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..datasets.shapes import SHAPES_LABELS
-from ..weights import WeightSpec, register
 from .base import register_distance, register_features
-
-WEIGHTS = register(WeightSpec(
-    name="shapes-segnet",
-    file="shapes_segnet.safetensors",
-    url="retrain it: bench train --segmenter shapes-segnet --dataset shapes",
-    sha256="8fb698ae0363077ef869fbb299d5914361e18a1b4a90d089c02120448ee53e5e",
-    licence="MIT (this project)",
-    users=("fid/shapes", "lpips/shapes", "miou/shapes"),
-    shipped=True,
-))
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -79,7 +68,7 @@ def load_net(checkpoint: str | Path | None = None, pretrained: bool = True,
     net = ShapesSegNet()
     identity = "random"
     if pretrained:
-        file = weights.path(WEIGHTS.name, checkpoint)
+        file = weights.path("shapes-segnet", checkpoint)
         net.load_state_dict(load_file(str(file)), strict=True)
         identity = weights.sha256(file)
     return net.to(device).eval().requires_grad_(False), identity

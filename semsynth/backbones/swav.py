@@ -17,15 +17,6 @@ from .. import weights
 from ..errors import UserError
 from .base import register_features
 
-weights.register(weights.WeightSpec(
-    name="swav-r50-800ep",
-    file="swav_800ep_pretrain.pth.tar",
-    url="https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar",
-    licence="CC-BY-NC-4.0 (facebookresearch/swav)",
-    users=("swav_fid",),
-    note="FAIR SwAV ResNet-50, 800 epochs, ImageNet-1k; Morozov et al. fetch the same file name from "
-         "https://www.dropbox.com/s/ghjrgktg0lyjorn/swav_800ep_pretrain.pth.tar?dl=1",
-))
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)

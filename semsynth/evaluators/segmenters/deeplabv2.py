@@ -17,16 +17,8 @@ from torch import nn
 from ...datasets.labelspaces import COCOSTUFF_LABELS
 from ...errors import UserError
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
 from ._common import PortedSegmenter, check_images, evaluation_space
 
-register(WeightSpec(
-    name="deeplabv2-r101-cocostuff164k",
-    file="deeplabv2_resnet101_msc-cocostuff164k-100000.pth",
-    url="https://github.com/kazuto1011/deeplab-pytorch/releases/download/v1.0/"
-        "deeplabv2_resnet101_msc-cocostuff164k-100000.pth",
-    licence="MIT (kazuto1011/deeplab-pytorch)", users=("segmenter deeplabv2-r101",),
-    note="DeepLabV2_ResNet101_MSC(182) state_dict (keys 'base.*'), COCO-Stuff 164k, 182 classes"))
 
 MEAN_BGR = (104.008, 116.669, 122.675)
 PYRAMID = (0.5, 0.75)

@@ -16,15 +16,9 @@ from torch import nn
 
 from ...datasets.labelspaces import CITYSCAPES_LABELS
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
 from ._blocks import Bottleneck, conv_bn, residual_stage
 from ._common import PortedSegmenter, check_images, evaluation_space
 
-register(WeightSpec(
-    name="drn-d-105-cityscapes", file="drn-d-105_ms_cityscapes.pth",
-    url="the fyu/drn README's model folder http://go.yf.io/drn-cityscapes-models (a page, not the file)",
-    licence="BSD-3-Clause (fyu/drn)", users=("segmenter drn-d-105",),
-    note="DRNSeg('drn_d_105', 19) state_dict, 19 Cityscapes trainIds"))
 
 CITYSCAPES_MEAN = (0.29010095242892997, 0.32808144844279574, 0.28696394422942517)   # datasets/cityscapes/info.json
 CITYSCAPES_STD = (0.1829540508368939, 0.18656561047509476, 0.18447508988480435)

@@ -20,15 +20,9 @@ from ... import weights
 from ...datasets.labelspaces import CITYSCAPES_LABELS
 from ...errors import UserError
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
 from ._blocks import BasicBlock, Bottleneck, conv_bn, imagenet_normalize, residual_stage
 from ._common import PortedSegmenter, check_images, evaluation_space, load_strict, read_state_dict
 
-register(WeightSpec(
-    name="hrnet-w48-cityscapes", file="hrnet_cs_8090_torch11.pth",
-    url="https://github.com/hsfzxjy/models.storage/releases/download/HRNet-OCR/hrnet_cs_8090_torch11.pth",
-    licence="MIT (HRNet/HRNet-Semantic-Segmentation)", users=("segmenter hrnet-w48",),
-    note="HRNetV2-W48 seg_hrnet, Cityscapes train, 80.9 val mIoU at 1024x2048; keys carry FullModel's 'model.'"))
 
 BLOCKS = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
 

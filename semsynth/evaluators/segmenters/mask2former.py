@@ -23,7 +23,6 @@ from .msdeform_attn import MultiScaleDeformableAttention
 from .swin import FFN, SwinTransformer
 from ...registry import SEGMENTERS
 from ...types import LabelSpace
-from ...weights import WeightSpec, register
 from ._common import PortedSegmenter, check_images, evaluation_space, load_strict, read_state_dict
 from ._detectron2 import detectron2_to_mmseg, is_detectron2_layout, read_detectron2_pickle
 
@@ -359,38 +358,6 @@ def swin_l_config(num_classes: int) -> dict[str, Any]:
                 "ffn_cfg": {"embed_dims": 256, "feedforward_channels": 2048}}}},
         "test_cfg": {"mode": "whole"},
     }
-
-
-_MMSEG = "https://download.openmmlab.com/mmsegmentation/v0.5/mask2former/"
-_D2 = "https://dl.fbaipublicfiles.com/maskformer/mask2former/"
-_MMSEG_NOTE = ("mmseg EncoderDecoder state_dict ('state_dict' in the file). OpenMMLab's publish_model names files "
-               "with the first 8 hex digits of their sha256: {} (the full sha256 is not published)")
-_D2_NOTE = ("detectron2 pickle of numpy arrays, read with a restricted unpickler and renamed by the documented key "
-            "map in segmenters/_detectron2.py; test-time padding to a multiple of 32 as detectron2 does")
-_USERS = ("segmenter mask2former-swin-l",)
-for _spec in (
-    WeightSpec("mask2former-swin-l-ade20k",
-               "mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640_20221203_235933-5cc76a78.pth",
-               _MMSEG + "mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640/"
-               "mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640_20221203_235933-5cc76a78.pth",
-               licence="Apache-2.0 (open-mmlab/mmsegmentation)", users=_USERS,
-               note="ADE20K 150 classes, 56.01 mIoU. " + _MMSEG_NOTE.format("5cc76a78")),
-    WeightSpec("mask2former-swin-l-cityscapes",
-               "mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024_20221202_141901-dc2c2ddd.pth",
-               _MMSEG + "mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024/"
-               "mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024_20221202_141901-dc2c2ddd.pth",
-               licence="Apache-2.0 (open-mmlab/mmsegmentation)", users=_USERS,
-               note="Cityscapes 19 trainIds, 83.65 mIoU. " + _MMSEG_NOTE.format("dc2c2ddd")),
-    WeightSpec("mask2former-swin-l-ade20k-detectron2", "model_final_6b4a3a.pkl",
-               _D2 + "ade20k/semantic/maskformer2_swin_large_IN21k_384_bs16_160k_res640/model_final_6b4a3a.pkl",
-               licence="MIT (facebookresearch/Mask2Former)", users=_USERS,
-               note="ADE20K 150 classes, 56.1 mIoU (detectron2 release). " + _D2_NOTE),
-    WeightSpec("mask2former-swin-l-cityscapes-detectron2", "model_final_17c1ee.pkl",
-               _D2 + "cityscapes/semantic/maskformer2_swin_large_IN21k_384_bs16_90k/model_final_17c1ee.pkl",
-               licence="MIT (facebookresearch/Mask2Former)", users=_USERS,
-               note="Cityscapes 19 trainIds, 83.3 mIoU (detectron2 release). " + _D2_NOTE),
-):
-    register(_spec)
 
 
 @dataclass(frozen=True)

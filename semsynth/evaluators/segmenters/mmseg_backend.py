@@ -18,7 +18,6 @@ import torch
 from ... import weights
 from ...errors import UserError
 from ...registry import SEGMENTERS, lookup
-from ...weights import WeightSpec, register
 from ._common import check_images
 from .base import Segmenter
 
@@ -46,15 +45,6 @@ RELEASES: dict[tuple[str, str], MMSegRelease] = {
     ("upernet-r101", "ade20k"): MMSegRelease("upernet/upernet_r101_4xb4-160k_ade20k-512x512.py",
                                              "upernet-r101-ade20k-mmseg"),
 }
-
-_UPERNET_FILE = "upernet_r101_512x512_160k_ade20k_20200615_161951-91b32684.pth"
-register(WeightSpec(
-    "upernet-r101-ade20k-mmseg", _UPERNET_FILE,
-    "https://download.openmmlab.com/mmsegmentation/v0.5/upernet/upernet_r101_512x512_160k_ade20k/" + _UPERNET_FILE,
-    licence="Apache-2.0 (open-mmlab/mmsegmentation)", users=("segmenter upernet-r101 (mmseg backend)",),
-    note="mmseg's own UperNet-R101 on ADE20K (150 classes, 43.82 mIoU), for cross-checks with --segmenter-backend "
-         "mmseg: a different model from CSAIL's release that the native upernet-r101 ports. The file name carries "
-         "the first 8 hex digits of its sha256 (91b32684); the full sha256 is not published"))
 
 
 def datasets_of(name: str) -> tuple[str, ...]:

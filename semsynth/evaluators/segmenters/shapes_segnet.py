@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ...backbones.shapes_net import WEIGHTS, ShapesEvaluator
+from ...backbones.shapes_net import ShapesEvaluator
 from ...datasets.shapes import SHAPES_LABELS
 from ...registry import SEGMENTERS
 from .base import Segmenter
@@ -20,7 +20,7 @@ class ShapesSegmenter(ShapesEvaluator, Segmenter):
 
     name: ClassVar[str] = "shapes-segnet"
     datasets: ClassVar[tuple[str, ...]] = ("shapes",)
-    weights: ClassVar[dict[str, str]] = {"shapes": WEIGHTS.name}
+    weights: ClassVar[dict[str, str]] = {"shapes": "shapes-segnet"}
     input_size: ClassVar[str] = "64x64"
     label_space = SHAPES_LABELS
 

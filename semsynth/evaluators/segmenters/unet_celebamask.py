@@ -14,16 +14,8 @@ from torch import nn
 
 from ...datasets.labelspaces import CELEBAMASK_LABELS
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
 from ._common import PortedSegmenter, check_images, evaluation_space
 
-register(WeightSpec(
-    name="unet-celebamask-hq", file="parsenet/model.pth",
-    url="the Google Drive link in the README of https://github.com/switchablenorms/CelebAMask-HQ (face_parsing/)",
-    licence="MIT code (switchablenorms/CelebAMask-HQ); trained on CelebAMask-HQ, non-commercial research use only",
-    users=("segmenter unet-celebamask",),
-    note="face_parsing unet(feature_scale=4) state_dict, 19 classes; keep the official folder: the tester reads "
-         "models/parsenet/model.pth, and a bare 'model.pth' would be ambiguous in a shared weights folder"))
 
 TEST_SIZE = 512
 

@@ -17,14 +17,12 @@ from torch import nn
 from ... import weights
 from ...datasets.labelspaces import ADE20K_LABELS
 from ...errors import UserError
+from ...catalog.segmenters import CSAIL_UPERNET_FILES
 from ...registry import SEGMENTERS
-from ...weights import WeightSpec, register
 from ._blocks import Bottleneck, conv_bn, imagenet_normalize, residual_stage
 from ._common import PortedSegmenter, check_images, evaluation_space, load_strict, read_state_dict
 
-RELEASE = "ade20k-resnet101-upernet"
-URL = "http://sceneparsing.csail.mit.edu/model/pytorch/" + RELEASE
-ENCODER_FILE, DECODER_FILE = "encoder_epoch_50.pth", "decoder_epoch_50.pth"
+ENCODER_FILE, DECODER_FILE = CSAIL_UPERNET_FILES
 # SynchronizedBatchNorm2d's multi-GPU training buffers: in both files, never used in eval; the official builder
 # loads with strict=False and so ignores them. We drop them by name and load the rest strictly.
 SYNC_BN_BUFFERS = ("_tmp_running_mean", "_tmp_running_var", "_running_iter")
@@ -32,13 +30,6 @@ SYNC_BN_BUFFERS = ("_tmp_running_mean", "_tmp_running_var", "_running_iter")
 OASIS_IMG_SIZES = (256,)
 IMG_MAX_SIZE = 1000
 PADDING_CONSTANT = 32
-
-for _part, _file in (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE)):
-    register(WeightSpec(
-        name=f"upernet-r101-ade20k-{_part}", file=f"{RELEASE}/{_file}", url=f"{URL}/{_file}", licence="BSD-3-Clause",
-        users=("upernet-r101",),
-        note=f"the {_part} half of CSAIL's {RELEASE} release; keep the official folder name: the encoder and "
-             "decoder files of every CSAIL model share the same two file names"))
 
 
 class ResNetDeepStem(nn.Module):

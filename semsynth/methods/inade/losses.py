@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ... import weights
 from ...nn.gan_losses import Perceptual, vgg19_perceptual
-from .presets import VGG19
 
 # INADE's perceptual weights on relu1_1 .. relu5_1 (SPADE uses 1/32, 1/16, 1/8, 1/4, 1)
 INADE_VGG_WEIGHTS = (0.0, 0.0, 0.0, 0.25, 1.0)
@@ -15,7 +14,7 @@ SHAPES_STAGE_WEIGHTS = (0.0, 0.0, 0.25, 1.0)
 
 def inade_vgg19(checkpoint: str | None = None) -> Perceptual:
     """INADE's VGG loss: torchvision VGG19 (catalog ``vgg19-torchvision``) with ``INADE_VGG_WEIGHTS``."""
-    return vgg19_perceptual(weights.path(VGG19.name, checkpoint), INADE_VGG_WEIGHTS)
+    return vgg19_perceptual(weights.path("vgg19-torchvision", checkpoint), INADE_VGG_WEIGHTS)
 
 
 def shapes_perceptual(checkpoint: str | None = None) -> Perceptual:

@@ -11,12 +11,10 @@ import torch
 
 from ...datasets.conventions import LabelConvention, apply_convention
 from ...types import Layout
-from ...weights import WeightSpec, register
 from ..base import Preset, lookup_preset
 from ..inputs import semantics
 from ..settings import Setting
 
-SDM_LICENCE = "see github.com/WeilunWang/semantic-diffusion-model (no licence file at 7171f37)"
 
 # The released 256x256 configuration (scripts/ade20k.sh, scripts/celeba.sh): create_model turns
 # attention_resolutions "32,16,8" into the downsample factors 8, 16, 32.
@@ -42,11 +40,8 @@ TRAINING_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Settin
                   "ema_decay": Setting(float, low=0.0, high=1.0), "crop": Setting(int, low=1, high=65536)}
 
 # `shapes` on a 2-core CPU: classifier-free dropout from the start, a short EMA, 32x32 crops for cheap steps
-# (about 0.1 s a step at batch 8). The shipped weights are two runs, see SHAPES_RECIPE.
+# (about 0.1 s a step at batch 8). The shipped weights are two runs: SHAPES_RECIPE in semsynth/catalog/sdm.py.
 SHAPES_TRAINING = dict(steps=14_000, batch_size=8, lr=2e-4, drop_rate=0.2, ema_decay=0.999, crop=32)
-SHAPES_RECIPE = ("bench train --method sdm --dataset shapes --steps 7200 --set norm_groups=32 --set lr=3e-4 "
-                 "--set ema_decay=0.995 --out runs/sdm-shapes-1, then bench train --method sdm --dataset shapes "
-                 "--set init=runs/sdm-shapes-1/sdm_shapes.safetensors --out runs/sdm-shapes-2")
 
 
 # Edge source of a preset -> the instance map of its label convention.
@@ -144,18 +139,3 @@ def preset_for(dataset: str) -> SDMPreset:
     return lookup_preset("sdm", PRESETS, dataset)
 
 
-_DRIVE = "https://drive.google.com/file/d/"
-for _name, _file, _url, _note in (
-    ("sdm-ade20k", "ade20k.pt", _DRIVE + "1O8Avsvfc8rP9LIt5tkJxowMTpi1nYiik", "ADE20K 151-channel EMA state_dict"),
-    ("sdm-celebamask", "celeba.pt", _DRIVE + "1iwpruJ5HMHdAA1tuNR8dHkcjGtxzSFV_", "CelebAMask-HQ 20-channel"),
-    ("sdm-cocostuff", "coco.pt", _DRIVE + "17XhegAk8V5W3YiFpHMBUn0LED-n7B44Y", "COCO-Stuff 184-channel (unverified)"),
-    ("sdm-cityscapes", "cityscapes.pt", "https://github.com/WeilunWang/semantic-diffusion-model/issues/2",
-     "not released by the authors; train with `bench train --method sdm --dataset cityscapes`"),
-):
-    register(WeightSpec(name=_name, file=_file, url=_url, licence=SDM_LICENCE, users=("sdm",),
-                        note=_note + "; official file name of the Drive download unverified"))
-
-register(WeightSpec(name="sdm-shapes", file="sdm_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",
-                    sha256="5c78cf2531555a4e4f3720873763867c2b8ecf843959c48d3f25fe826f19b6ad", licence="MIT",
-                    users=("sdm",), shipped=True,
-                    note=f"small SDM (fp16) trained on `shapes` on a 2-core CPU in about 55 min: {SHAPES_RECIPE}"))
