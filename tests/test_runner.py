@@ -2,13 +2,13 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.processes import manifest_with, sigkill_when
 
 PLUGIN_PATH = Path(__file__).parent / "plugins" / "palette_plugin"
 
@@ -63,16 +63,7 @@ def test_sigkill_then_resume_gives_identical_metrics(tmp_path):
     killed_out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "semsynth", *args, "--out", str(killed_out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.time() + 120
-    manifest = None
-    while time.time() < deadline:
-        found = list(killed_out.glob("*/manifest.rank0.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 5:
-            manifest = found[0]
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    manifest = sigkill_when(process, manifest_with(killed_out, lambda lines: len(lines) >= 5), timeout=120)
     assert manifest is not None, "the run never got going"
     run_dir = manifest.parent
     done = len(manifest.read_text().splitlines())
@@ -210,15 +201,8 @@ def test_region_diversity_is_the_same_over_two_torchrun_ranks_with_per_rank_mani
 def test_region_diversity_survives_sigkill_and_resume(tmp_path, inade_single):
     process = subprocess.Popen([sys.executable, "-m", "semsynth", *INADE_ARGS, "--out", str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline, manifest = time.time() + 300, None
-    while time.time() < deadline and process.poll() is None:
-        found = list(tmp_path.glob("*/manifest.rank0.jsonl"))
-        if found and sum("_r" in line for line in found[0].read_text().splitlines()) >= 5:
-            manifest = found[0]
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    extras_started = manifest_with(tmp_path, lambda lines: sum("_r" in line for line in lines) >= 5)
+    manifest = sigkill_when(process, extras_started, timeout=300)
     assert manifest is not None, "the run never reached its extra samples"
     run_dir = manifest.parent
     done = len(manifest.read_text().splitlines())
