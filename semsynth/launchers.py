@@ -95,9 +95,15 @@ def run_here(jobs: Sequence[RunJob]) -> list[dict[str, Any]]:
 
 def slurm_executor(folder: Path, partition: str, gpus_per_job: int, timeout_min: int = 240) -> Any:
     """A submitit executor for SLURM: one node per job, one task per GPU (the runner shards over them)."""
-    import submitit
-
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    try:
+        import submitit
+    except ImportError:
+        raise UserError("--launcher slurm needs submitit: pip install 'semsynth-bench[slurm]'") from None
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    except RuntimeError as error:   # no srun/sbatch on this machine
+        raise UserError(f"--launcher slurm: no SLURM on this machine ({error}); run the command on a login node "
+                        f"of the cluster, or drop --launcher slurm to run here") from None
     executor.update_parameters(slurm_partition=partition, nodes=1, gpus_per_node=gpus_per_job,
                                tasks_per_node=max(1, gpus_per_job), timeout_min=timeout_min,
                                name="bench-reproduce")

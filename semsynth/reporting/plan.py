@@ -249,16 +249,18 @@ def build(table_id: str, track: str | dict[str, Any] = "paper", limit: int | Non
 
 
 def _references(planner: _Planner, cells: list[Cell]) -> list[RunSpec]:
-    """The track's reference rows on the dataset of the table's runs, measuring what those runs measure."""
-    runs = [cell.run for cell in cells if cell.run is not None]
-    if not runs:
-        return []
+    """The track's reference rows on each dataset of the table's cells that the suite can measure, with the metrics
+    measured there (before --methods and --metrics filters, which then apply to the references themselves)."""
+    measured: dict[str, list[str]] = {}
+    for cell in cells:
+        if cell.key is not None:
+            measured.setdefault(planner.dataset(cell.dataset), []).append(cell.key)
     references = []
     for spec in planner.track.get("references", []):
         row = _row(spec)
-        for dataset in dict.fromkeys(run.dataset for run in runs):
-            keys = tuple(dict.fromkeys(key for run in runs if run.dataset == dataset for key in run.metrics))
-            usable = tuple(key for key in keys if planner._why_not(row, dataset, key) is None)
+        for dataset, keys in measured.items():
+            order = planner.protocols.get(planner.protocol).for_dataset(dataset).metrics
+            usable = tuple(key for key in order if key in keys and planner._why_not(row, dataset, key) is None)
             if usable:
                 references.append(planner.run(row, dataset, usable))
     return references
