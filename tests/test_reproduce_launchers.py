@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 PLUGIN_PATH = Path(__file__).parent / "plugins" / "palette_plugin"
 
 # inade-table2 with two of its rows played by the palette plugin (slow enough to be killed mid-plan)
@@ -75,3 +77,23 @@ def test_submitit_local_executor_runs_a_two_run_plan(tmp_path):
     reproduce("inade-table2", options, executor=executor)                        # nothing left to submit
     assert len(list((tmp_path / "submitit").glob("*_result.pkl"))) == 2
     assert [p.stat().st_mtime_ns for p in records] == stamps
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_walk_the_plan_together_and_shard_each_run(tmp_path):
+    args = ["reproduce", "inade-table2", "--track", "shapes", "--methods", "shapes-oracle,real", "--metrics", "miou",
+            "--limit", "5", "--samples-per-layout", "2", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "semsynth", *args, "--runs-dir", str(tmp_path / "one"),
+                          "--reports-dir", str(tmp_path / "r1")], capture_output=True, text=True, env=env, timeout=600)
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "semsynth", *args, "--runs-dir", str(tmp_path / "two"), "--reports-dir",
+                          str(tmp_path / "r2")], capture_output=True, text=True, env=env, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.count("report: ") == 1                                    # rank 0 writes the report
+    for name in ("shapes-oracle", "real"):
+        runs = [next((tmp_path / side).glob(f"inade-table2/shapes-{name}-*/*/")) for side in ("one", "two")]
+        assert {p.name for p in runs[1].glob("manifest.rank*.jsonl")} == {"manifest.rank0.jsonl",
+                                                                             "manifest.rank1.jsonl"}
+        metrics = [json.loads((run / "result.json").read_text())["metrics"] for run in runs]
+        assert metrics[0] == metrics[1]
