@@ -115,3 +115,15 @@ def test_slurm_without_slurm_is_a_user_error(tmp_path, capsys):
     code = cli.main(["reproduce", "sdm-table1", "--track", "shapes", "--launcher", "slurm", "--partition", "gpu",
                      "--runs-dir", str(tmp_path), "--reports-dir", str(tmp_path)])
     assert code == 2 and "no SLURM on this machine" in capsys.readouterr().err
+
+
+def test_paper_track_takes_the_sizes_the_table_states(monkeypatch):
+    stated = published.tables()["sdm-table1"]["protocol"]
+    monkeypatch.setitem(stated, "n_layouts", 500)
+    monkeypatch.setitem(stated, "samples_per_layout", 3)
+    run = next(c.run for c in plans.build("sdm-table1", "paper").cells if c.run is not None)
+    assert (run.limit, run.samples_per_layout) == (500, 3)
+    run = next(c.run for c in plans.build("sdm-table1", "paper", limit=8).cells if c.run is not None)
+    assert (run.limit, run.samples_per_layout) == (8, 3)                       # the command line wins
+    run = next(c.run for c in plans.build("sdm-table1", "shapes").cells if c.run is not None)
+    assert (run.limit, run.samples_per_layout) == (None, None)                 # shapes keeps semsynth-v1's sizes

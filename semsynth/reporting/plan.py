@@ -16,13 +16,17 @@ so a new method's tables, ablations included, are added by data only::
                                          printed metric -> the protocol's metric key [. field of its result]
       "methods": {"INADE": "inade"},     printed row -> ROW, for every table
       "references": ["shapes-oracle"],   extra rows the report adds without published values
+      "stated_sizes": true,              take layouts and samples per layout from the table's protocol data when
+                                         it states them as numbers ("n_layouts", "samples_per_layout")
       "tables": {"TABLE": {"protocol": "...", "note": "...", "rows": {"printed row": ROW}}}
     }
 
 ROW is a suite method name, or ``{"method": NAME, "settings": {...}, "weights": CATALOG NAME,
 "samples_per_layout": K, "limit": N}``: a row with ``weights`` runs that catalog file (an ablation's own network),
 ``settings`` are method settings as ``--set``. A printed row without ROW is "not in the suite"; a ROW naming a method
-that is not registered is "not in the suite yet". Layouts and samples per layout default to the protocol's.
+that is not registered is "not in the suite yet". Layouts and samples per layout: ``--limit`` and
+``--samples-per-layout``, else the row's, else the paper's stated numbers (``stated_sizes``), else the protocol's.
+Seeds always follow the runner's rule (the papers do not state theirs).
 """
 from __future__ import annotations
 
@@ -150,6 +154,9 @@ class _Planner:
         self.entry = track.get("tables", {}).get(table_id, {})
         self.protocol = self.entry.get("protocol", track.get("protocol"))
         self.limit, self.samples, self.only_methods, self.only_metrics = limit, samples, methods, metrics
+        stated = published.tables()[table_id]["protocol"] if track.get("stated_sizes") else {}
+        self.stated = {key: stated[key] for key in ("n_layouts", "samples_per_layout")
+                       if isinstance(stated.get(key), int) and not isinstance(stated.get(key), bool)}
         self.known_methods = set(registry.names(registry.METHODS))
 
     def rows(self) -> dict[str, Any]:
@@ -212,15 +219,20 @@ class _Planner:
         return f"'{key}' {unmet}" if unmet else None
 
     def _samples(self, row: dict[str, Any], dataset: str) -> int:
-        return (self.samples or row.get("samples_per_layout")
-                or self.protocols.get(self.protocol).for_dataset(dataset).samples_per_layout)
+        return (self._sizes(row)[1] or self.protocols.get(self.protocol).for_dataset(dataset).samples_per_layout)
+
+    def _sizes(self, row: dict[str, Any]) -> tuple[int | None, int | None]:
+        """Layouts and samples per layout: the command line's, else the row's, else the paper's stated numbers
+        (``stated_sizes`` tracks); None leaves the protocol's."""
+        limit = next((v for v in (self.limit, row.get("limit"), self.stated.get("n_layouts")) if v is not None), None)
+        samples = self.samples or row.get("samples_per_layout") or self.stated.get("samples_per_layout")
+        return limit, samples
 
     def run(self, row: dict[str, Any], dataset: str, keys: tuple[str, ...]) -> RunSpec:
         settings = tuple(sorted((key, json.dumps(value)) for key, value in row.get("settings", {}).items()))
         return RunSpec(method=row["method"], dataset=dataset, protocol=self.protocol, metrics=keys,
                        settings=settings, weights=row.get("weights"),
-                       limit=self.limit if self.limit is not None else row.get("limit"),
-                       samples_per_layout=self.samples or row.get("samples_per_layout"))
+                       limit=self._sizes(row)[0], samples_per_layout=self._sizes(row)[1])
 
 
 def build(table_id: str, track: str | dict[str, Any] = "paper", limit: int | None = None,
