@@ -246,29 +246,27 @@ def _references(plan: Plan, records: dict) -> list[str]:
 
 
 def _order(plan: Plan, records: dict) -> list[str]:
-    """For each metric: the order of the reproduced methods on this track against their order in the paper."""
-    lines = []
-    by_metric: dict[str, dict[str, list[Cell]]] = {}
+    """Per metric and dataset run: the order of the reproduced methods against their order in the paper (on
+    another track, against the paper's order on each of its datasets)."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in plan.cells:
         if value_of(records.get(cell.run), cell.key, cell.value_field) is not None:
-            by_metric.setdefault(cell.metric, {}).setdefault(cell.method, []).append(cell)
-    for metric, methods in by_metric.items():
-        if len(methods) < 2:
+            groups.setdefault((cell.metric, cell.run.dataset), []).append(cell)
+    lines = []
+    for (metric, dataset), cells in groups.items():
+        here = {c.method: value_of(records.get(c.run), c.key, c.value_field) for c in cells}
+        if len(here) < 2:
             continue
-        lower = next(iter(methods.values()))[0].direction == "lower"
+        lower = cells[0].direction == "lower"
 
-        def ranked(value_by_method: dict[str, float]) -> str:
-            order = sorted(value_by_method, key=lambda m: value_by_method[m], reverse=not lower)
-            return " > ".join(order)
+        def ranked(values: dict[str, float]) -> str:
+            return " > ".join(sorted(values, key=lambda method: values[method], reverse=not lower))
 
-        here = {m: value_of(records.get(cs[0].run), cs[0].key, cs[0].value_field) for m, cs in methods.items()}
-        lines.append(f"- {metric} (best first) on {plan.track['track']}: {ranked(here)}")
-        datasets = dict.fromkeys(c.dataset for cs in methods.values() for c in cs)
-        for dataset in datasets:
-            paper = {m: float(c.published) for m, cs in methods.items() for c in cs
-                     if c.dataset == dataset and c.published}
+        lines.append(f"- {metric}, best first, reproduced on {dataset}: {ranked(here)}")
+        for printed in dict.fromkeys(c.dataset for c in cells):
+            paper = {c.method: float(c.published) for c in cells if c.dataset == printed and c.published}
             if len(paper) >= 2:
-                lines.append(f"  - paper, {dataset}: {ranked(paper)}")
+                lines.append(f"  - published on {printed}: {ranked(paper)}")
     return ["", "## Order of the methods", "", *lines] if lines else []
 
 

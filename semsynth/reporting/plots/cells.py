@@ -24,6 +24,8 @@ def _number(value: Any) -> float | None:
 
 def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
     """Scatter of published (x) against reproduced (y) per metric; colour is the method, the marker the dataset.
+    ``cells``: dicts with table, method, dataset, metric, published, reproduced (numbers, numeric strings or None)
+    and optionally track and direction (``lower``/``higher``).
     Cells with ``track`` other than ``paper`` (e.g. ``shapes``) were reproduced on another track: no y = x line is
     drawn, since only the order of the methods can agree. A cell without a published value but with a reproduced
     one (a reference row such as ``shapes-oracle``) is a dashed horizontal line. Written atomically; returns path."""
