@@ -27,8 +27,8 @@ def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
     ``cells``: dicts with table, method, dataset, metric, published, reproduced (numbers, numeric strings or None)
     and optionally track and direction (``lower``/``higher``).
     Cells with ``track`` other than ``paper`` (e.g. ``shapes``) were reproduced on another track: no y = x line is
-    drawn, since only the order of the methods can agree. A cell without a published value but with a reproduced
-    one (a reference row such as ``shapes-oracle``) is a dashed horizontal line. Written atomically; returns path."""
+    drawn, since only the order of the methods can agree. A method with reproduced values but no published one in a
+    panel (a reference row such as ``shapes-oracle``) is a dashed horizontal line. Written atomically; returns path."""
     metrics = list(dict.fromkeys(cell["metric"] for cell in cells)) or ["(none)"]
     drawn = [cell for cell in cells if _number(cell.get("reproduced")) is not None]
     methods = list(dict.fromkeys(cell["method"] for cell in drawn))
@@ -45,8 +45,10 @@ def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
     for axis, metric in zip(axes.flat, metrics):
         points = [c for c in cells if c["metric"] == metric and _number(c.get("published")) is not None
                   and _number(c.get("reproduced")) is not None]
+        plotted = {c["method"] for c in points}
         lines = [c for c in cells if c["metric"] == metric and _number(c.get("published")) is None
-                 and _number(c.get("reproduced")) is not None]
+                 and _number(c.get("reproduced")) is not None and c["method"] not in plotted]
+        lines = list({c["method"]: c for c in lines}.values())
         for cell in points:
             axis.scatter(_number(cell["published"]), _number(cell["reproduced"]), color=colours[cell["method"]],
                          marker=markers[cell["dataset"]], s=46, edgecolors="black", linewidths=0.4)
