@@ -69,7 +69,7 @@ def test_report_without_data_names_what_is_missing_per_cell(tmp_path, monkeypatc
     text = report.read_text()
     assert report.name == "sdm-table1.md" and "0 of 96 published cells reproduced" in text
     row = next(line for line in text.splitlines() if line.startswith("| **SDM (Ours)** | ADE20K | FID | 27.5 |"))
-    numbers = [int(n) for n in row.split("not run: ", 1)[1].split(" |")[0].strip("[]").split("][")]
+    numbers = [int(n) for n in row.split("not run, see ", 1)[1].split(" |")[0].strip("[]").split("][")]
     why = {n: line for line in text.splitlines() for n in numbers if line.startswith(f"{n}. ")}
     assert any("no data root for 'ade20k'" in line and "--data-root ade20k=DIR" in line
                and "sceneparsing.csail.mit.edu" in line for line in why.values()), why
@@ -127,3 +127,20 @@ def test_paper_track_takes_the_sizes_the_table_states(monkeypatch):
     assert (run.limit, run.samples_per_layout) == (8, 3)                       # the command line wins
     run = next(c.run for c in plans.build("sdm-table1", "shapes").cells if c.run is not None)
     assert (run.limit, run.samples_per_layout) == (None, None)                 # shapes keeps semsynth-v1's sizes
+
+
+def test_published_vs_reproduced_plot_writes_a_png_for_each_track(tmp_path):
+    from PIL import Image
+
+    from semsynth.reporting.plots.cells import published_vs_reproduced
+
+    cells = [{"table": "t", "method": m, "dataset": d, "metric": k, "published": p, "reproduced": r}
+             for m, d, k, p, r in [("sdm", "ADE20K", "FID", "27.5", 30.1), ("inade", "ADE20K", "FID", "35.2", 33.0),
+                                   ("sdm", "ADE20K", "LPIPS", "0.524", None), ("real", "shapes", "FID", None, 0.9)]]
+    paper = published_vs_reproduced(cells, tmp_path / "paper.png")
+    shapes = published_vs_reproduced([{**c, "track": "shapes"} for c in cells], tmp_path / "shapes.png")
+    empty = published_vs_reproduced([{**cells[2]}], tmp_path / "empty.png")
+    sizes = [Image.open(path).size for path in (paper, shapes, empty)]
+    assert sizes[0][0] > 1.5 * sizes[2][0] and sizes[0][1] < 600     # two metrics: 2 panels in 1 row; one: 1
+    assert paper.read_bytes() != shapes.read_bytes()                             # y = x line only on the paper
+    assert not list(tmp_path.glob(".*"))                                          # written atomically

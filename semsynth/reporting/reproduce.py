@@ -153,7 +153,7 @@ def _status(cell: Cell, outcome: dict[str, Any] | None, missing: Missing) -> str
         return f"not run: {cell.reason}"
     if outcome is None:
         return "not run"
-    return f"not run: {missing.refs(outcome['reason'])}"
+    return f"not run, see {missing.refs(outcome['reason'])}"
 
 
 def _plot_cells(plan: Plan, records: dict[RunSpec, dict[str, Any] | None]) -> list[dict[str, Any]]:
