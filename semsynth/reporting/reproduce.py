@@ -7,12 +7,13 @@ published data records, the paper's stated protocol beside the suite's preset, a
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .. import __version__
 from . import published
@@ -94,14 +95,14 @@ def _fmt(value: float | None, like: str = "") -> str:
 
 
 def _read(outcome: dict[str, Any] | None) -> dict[str, Any] | None:
-    import json
-
+    """The record of a finished run (None for a run that did not happen)."""
     if not outcome or outcome.get("status") != "done":
         return None
     return json.loads(Path(outcome["record"]).read_text())
 
 
 def value_of(record: dict[str, Any] | None, key: str | None, field_name: str = "value") -> float | None:
+    """``field_name`` of metric ``key`` in a run record, or None where the run or the number is missing."""
     if record is None or key is None or key not in record["metrics"]:
         return None
     value = record["metrics"][key].get(field_name)
@@ -129,7 +130,7 @@ class Missing:
         return "".join(f"[{number}]" for number in numbers)
 
 
-def _differences(spec: RunSpec | None, record: dict[str, Any] | None, plan: Plan) -> str:
+def _differences(spec: RunSpec | None, record: dict[str, Any] | None) -> str:
     """How this cell's run departs from the protocol preset's sizes and the method's preset settings."""
     if spec is None:
         return ""
@@ -206,7 +207,7 @@ def _paper_table(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], records: d
                           if cell.published else "")
         method = f"**{cell.method}**" if cell.own else cell.method
         row = [method, cell.dataset, cell.metric, cell.published or "—", shown, difference,
-               _differences(cell.run, records.get(cell.run), plan)]
+               _differences(cell.run, records.get(cell.run))]
         lines.append("| " + " | ".join(str(part).replace("|", "\\|") for part in row) + " |")
     return lines
 
@@ -227,7 +228,7 @@ def _track_table(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], records: d
         values = " · ".join(f"{c.dataset} {c.published or '—'}" for c in cells)
         label = f"**{method}**" if first.own else method
         row = [label, metric, values, shown, "— (other track)" if value is not None else "",
-               _differences(first.run, records.get(first.run), plan)]
+               _differences(first.run, records.get(first.run))]
         lines.append("| " + " | ".join(str(part).replace("|", "\\|") for part in row) + " |")
     return lines
 
@@ -330,12 +331,3 @@ def write_report(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], options: O
     lines += _order(plan, records) + _doubts(plan) + _protocol(plan) + _commands(plan, options)
     atomic_write_bytes(report, ("\n".join(lines) + "\n").encode())
     return report
-
-
-def track_names() -> Sequence[str]:
-    from .plan import TRACKS_DIR
-
-    return sorted(path.stem for path in TRACKS_DIR.glob("*.json"))
-
-
-__all__ = ["Options", "reproduce", "write_report", "load_track", "track_names"]
