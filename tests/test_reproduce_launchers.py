@@ -97,3 +97,19 @@ def test_torchrun_ranks_walk_the_plan_together_and_shard_each_run(tmp_path):
                                                                              "manifest.rank1.jsonl"}
         metrics = [json.loads((run / "result.json").read_text())["metrics"] for run in runs]
         assert metrics[0] == metrics[1]
+
+
+@pytest.mark.slow
+def test_submitit_job_with_two_tasks_shards_its_run_like_torchrun(tmp_path):
+    import submitit
+
+    from semsynth.reporting.reproduce import Options, reproduce
+
+    options = Options(track="shapes", limit=3, samples_per_layout=2, methods=["shapes-oracle"], metrics=["miou"],
+                      runs_dir=str(tmp_path / "runs"), reports_dir=str(tmp_path / "reports"))
+    executor = submitit.LocalExecutor(folder=tmp_path / "submitit")
+    executor.update_parameters(timeout_min=10, tasks_per_node=2)
+    report = reproduce("inade-table2", options, executor=executor)
+    run = next((tmp_path / "runs").glob("inade-table2/shapes-shapes-oracle-*/*/"))
+    assert {p.name for p in run.glob("manifest.rank*.jsonl")} == {"manifest.rank0.jsonl", "manifest.rank1.jsonl"}
+    assert (run / "result.json").is_file() and "| shapes-oracle |" in report.read_text()
