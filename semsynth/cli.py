@@ -225,6 +225,18 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{action.help} (default: %(default)s)" if shown else action.help
 
 
+def _data_roots(items: list[str] | None) -> dict[str, str]:
+    """``--data-root NAME=DIR`` pairs of ``bench reproduce``."""
+    roots = {}
+    for item in items or []:
+        name, sep, root = item.partition("=")
+        if not sep or not name or not root:
+            raise UserError(f"--data-root expects DATASET=DIR for bench reproduce (e.g. ade20k=/data/ade20k), "
+                            f"got '{item}'")
+        roots[name] = root
+    return roots
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reporting import published
 
@@ -235,10 +247,23 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.table is None:
         raise UserError("bench reproduce needs a TABLE id (see `bench reproduce --list`)")
     published.table(args.table)
-    if not args.published:
-        raise UserError("only `--published` is available in this version: bench reproduce TABLE --published")
-    render = published.render_csv if args.format == "csv" else published.render_markdown
-    sys.stdout.write(render(args.table))
+    if args.published:
+        render = published.render_csv if args.format == "csv" else published.render_markdown
+        sys.stdout.write(render(args.table))
+        return 0
+    if args.launcher == "slurm" and not args.partition:
+        raise UserError("--launcher slurm needs --partition P (and --gpus-per-job N)")
+    from .reporting.reproduce import Options, reproduce
+
+    options = Options(track=args.track, limit=args.limit, samples_per_layout=args.samples_per_layout,
+                      methods=args.methods.split(",") if args.methods else None,
+                      metrics=args.metrics.split(",") if args.metrics else None, runs_dir=args.runs_dir,
+                      reports_dir=args.reports_dir, launcher=args.launcher, partition=args.partition,
+                      gpus_per_job=args.gpus_per_job, timeout_min=args.timeout_min, device=args.device,
+                      batch_size=args.batch_size, data_roots=_data_roots(args.data_root), quiet=args.quiet)
+    report = reproduce(args.table, options)
+    if report is not None:
+        print(f"report: {report}")
     return 0
 
 
@@ -325,11 +350,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="registered dataset")
     p.add_argument("--data-root", required=True, help="dataset folder")
 
-    p = command("reproduce", "the papers' published tables (reproduction runs come in a later version)", cmd_reproduce)
+    p = command("reproduce", "reproduce a paper's table: plan its runs, run what can run here, write the report",
+                cmd_reproduce)
     p.add_argument("table", nargs="?", metavar="TABLE", help="table id, e.g. sdm-table1 (see --list)")
     p.add_argument("--list", action="store_true", help="list the table ids with their titles")
     p.add_argument("--published", action="store_true", help="print the paper's printed values of TABLE")
     p.add_argument("--format", choices=["csv", "md"], default="csv", help="output format of --published")
+    p.add_argument("--track", default="paper",
+                   help="paper (the paper's datasets and protocol), shapes (the built-in track) or a track .json file")
+    p.add_argument("--limit", type=_positive, help="first N layouts of each run (default: the protocol's count)")
+    p.add_argument("--samples-per-layout", type=_positive, help="images per layout (default: the protocol's)")
+    p.add_argument("--methods", help="comma-separated suite methods to run (default: every row in the suite)")
+    p.add_argument("--metrics", help="comma-separated protocol metric keys to measure (default: the table's)")
+    p.add_argument("--data-root", action="append", metavar="DATASET=DIR",
+                   help="dataset folder, repeatable (default: $SEMSYNTH_DATA/<dataset>)")
+    p.add_argument("--runs-dir", default="runs/reproduce", help="runs go to RUNS_DIR/<table>/<run key>/")
+    p.add_argument("--reports-dir", default="reports", help="folder of the report <table>[.<track>].md and its PNG")
+    p.add_argument("--launcher", choices=["local", "slurm"], default="local",
+                   help="local: in this process (or under torchrun); slurm: one submitit job per run")
+    p.add_argument("--partition", help="SLURM partition (with --launcher slurm)")
+    p.add_argument("--gpus-per-job", type=int, default=1, help="GPUs (and tasks) per SLURM job")
+    p.add_argument("--timeout-min", type=_positive, default=240,
+                   help="SLURM time limit per job; a job that hits it is requeued and resumes")
+    p.add_argument("--device", help="torch device of the runs (default: cpu; cuda with --launcher slurm)")
+    p.add_argument("--batch-size", type=_positive, default=16, help="layouts generated and evaluated at once")
     return parser
 
 

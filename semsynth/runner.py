@@ -54,6 +54,19 @@ def sample_seed(example_id: str, k: int) -> int:
     return zlib.crc32(f"{example_id}/{k}".encode()) % 2**31
 
 
+def unmet_need(name: str, method_class: type, metric: type[Metric], samples_per_layout: int) -> str | None:
+    """Why a run of method ``name`` with ``samples_per_layout`` samples per layout cannot compute ``metric`` (None
+    when it can); ``bench reproduce`` asks it when it plans, the runner when it selects metrics."""
+    if samples_per_layout < metric.min_samples_per_layout:
+        why = f"method '{name}' is deterministic" if not method_class.stochastic else "set --samples-per-layout"
+        return (f"needs at least {metric.min_samples_per_layout} samples per layout and this run has "
+                f"{samples_per_layout} ({why})")
+    missing = [need for need in metric.requires_method if not callable(getattr(method_class, need, None))]
+    if missing:
+        return f"needs a method with {', '.join(missing)} and '{name}' has none"
+    return None
+
+
 @dataclass
 class RunConfig:
     """Everything ``bench run`` takes; stored as ``RUN_DIR/run.json`` so ``--resume`` repeats the same plan."""
@@ -251,15 +264,7 @@ class Plan:
 
     def _unmet_need(self, metric: type[Metric]) -> str | None:
         """Why this run cannot compute ``metric`` (None when it can)."""
-        if self.samples_per_layout < metric.min_samples_per_layout:
-            why = (f"method '{self.name}' is deterministic" if not self.method_class.stochastic
-                   else "set --samples-per-layout")
-            return (f"needs at least {metric.min_samples_per_layout} samples per layout and this run has "
-                    f"{self.samples_per_layout} ({why})")
-        missing = [name for name in metric.requires_method if not callable(getattr(self.method_class, name, None))]
-        if missing:
-            return f"needs a method with {', '.join(missing)} and '{self.name}' has none"
-        return None
+        return unmet_need(self.name, self.method_class, metric, self.samples_per_layout)
 
     @staticmethod
     def _segmenter_option(spec: protocol_table.MetricSpec) -> str | None:

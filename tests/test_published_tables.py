@@ -117,7 +117,8 @@ def test_cli_published_csv_equals_the_cells():
     assert by_key[("OASIS", "CelebAMask-HQ", "FID")] == ""   # printed n/a
 
 
-@pytest.mark.parametrize("args", [("reproduce", "nope", "--published"), ("reproduce", "sdm-table1"), ("reproduce",)])
+@pytest.mark.parametrize("args", [("reproduce", "nope", "--published"), ("reproduce", "sdm-table1", "--track", "nope"),
+                                  ("reproduce",)])
 def test_cli_user_errors_are_one_line(args):
     result = bench(*args)
     assert result.returncode == 2
