@@ -39,7 +39,9 @@ def test_real_on_shapes_records_and_leaderboard(tmp_path):
     assert fid["backbone"] == "shapes-segnet" and fid["protocol"] == "semsynth-v1"
     assert miou["value"] >= 90 and miou["segmenter"] == "shapes-segnet" and len(miou["per_class"]) == 10
     assert set(record["timing"]) >= {"generate_s", "evaluate_s", "images_per_s"}
-    assert set(record["env"]) == {"semsynth", "torch", "device", "git"}
+    assert set(record["env"]) == {"semsynth", "torch", "device", "device_name", "git"}
+    assert record["timing"]["seconds_per_image"] > 0 and record["timing"]["timed_images"] == 64
+    assert {"fid", "miou"} <= set(record["metrics_ci"]) and record["fid_infinity"]["fid"]["ns"][-1] == 64
     assert len(list((tmp_path / "runs").rglob("*.png"))) == 64
     bench("leaderboard", "--dataset", "shapes", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb"))
     board = (tmp_path / "lb" / "shapes.md").read_text()

@@ -11,6 +11,7 @@ across SciPy versions): tr sqrt(S1 S2) = sum of sqrt(eig(S1^1/2 S2 S1^1/2)), exa
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,6 +22,7 @@ from ..backbones.base import FeatureBackbone, load_features, per_image
 from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, FeatureCache, Metric, State
+from .bootstrap import rows_per_layout
 from .reference import computed_once, pre_resize, reference_cache, reference_features
 
 
@@ -50,14 +52,21 @@ def mean_cov(stats: State) -> tuple[np.ndarray, np.ndarray]:
     return mu.numpy(), cov.numpy()
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance between two Gaussians, in float64, without a general matrix square root."""
+def psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a (symmetrised) covariance matrix, negative eigenvalues clipped to 0."""
+    values, vectors = np.linalg.eigh(sigma)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     root1: np.ndarray | None = None) -> float:
+    """Fréchet distance between two Gaussians, in float64, without a general matrix square root (``root1``:
+    ``psd_sqrt(sigma1)`` when already known)."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     sigma1 = (sigma1 + sigma1.T) / 2
     sigma2 = (sigma2 + sigma2.T) / 2
-    values, vectors = np.linalg.eigh(sigma1)
-    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    root1 = psd_sqrt(sigma1) if root1 is None else root1
     middle = root1 @ sigma2 @ root1
     trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
     diff = mu1 - mu2
@@ -78,6 +87,9 @@ class FID(Metric):
     """
 
     name = "fid"
+    bootstrap_resamples = 200       # each resample costs one D x D eigendecomposition (D = 2048 for Inception)
+    bootstrap_interval = "normal"   # duplicates bias resampled FIDs upwards: percentiles can miss the estimate
+    infinity_points = 15            # FID-infinity: subset sizes from 10% of the layouts to all (Chong & Forsyth)
     default_backbone = "inception-clean"
     default_mode: str | None = "clean"
 
@@ -158,3 +170,49 @@ class FID(Metric):
         update_stats(stats, state["features"])
         return {"value": stats_distance(stats, self.reference),
                 **self.record(int(stats["n"].item()), int(self.reference["n"].item()))}
+
+    def weighted_distances(self, state: State, counts: np.ndarray) -> np.ndarray:
+        """float64 ``[len(counts)]``: the FID of each multiset of layouts that a row of ``counts``
+        (``[*, n_layouts]``, how often each layout is taken) describes. Computed on one thread, so that it does not
+        depend on how many threads the process has."""
+        features = state["features"]
+        k = rows_per_layout(features.shape[0], counts.shape[1])
+        weights = torch.from_numpy(np.repeat(counts, k, axis=1)).to(torch.float64)
+        mu_ref, sigma_ref = mean_cov(self.reference)
+        sigma_ref = (sigma_ref + sigma_ref.T) / 2
+        root_ref = psd_sqrt(sigma_ref)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            values = []
+            for weight in weights:
+                n = weight.sum()
+                if n < 2:
+                    raise UserError(f"FID needs at least 2 images, got {int(n)}; raise --limit")
+                mean = weight @ features / n
+                cov = (features.T @ (weight[:, None] * features) - n * torch.outer(mean, mean)) / (n - 1)
+                values.append(frechet_distance(mu_ref, sigma_ref, mean.numpy(), cov.numpy(), root1=root_ref))
+        finally:
+            torch.set_num_threads(threads)
+        return np.array(values, np.float64)
+
+    def resampled(self, state: State, counts: np.ndarray) -> np.ndarray | None:
+        return self.weighted_distances(state, counts)
+
+    def infinity(self, state: State, n_layouts: int, seed: int = 0) -> dict[str, Any] | None:
+        """FID-infinity (Chong & Forsyth 2020): FID on nested subsets of N layouts (the first N of a seeded
+        permutation, N evenly spaced from 10% of the layouts to all), a least-squares line in 1/N, its value at
+        1/N = 0. None when there are too few layouts for three subset sizes."""
+        smallest = max(2, math.ceil(n_layouts / 10))
+        ns = sorted({int(n) for n in np.linspace(smallest, n_layouts, self.infinity_points).round()})
+        if len(ns) < 3:
+            return None
+        order = np.random.RandomState(seed).permutation(n_layouts)
+        counts = np.zeros((len(ns), n_layouts), np.int64)
+        for row, n in enumerate(ns):
+            counts[row, order[:n]] = 1
+        fids = self.weighted_distances(state, counts)
+        slope, intercept = np.polyfit(1.0 / np.array(ns, np.float64), fids, 1)
+        return {"value": float(intercept), "slope": float(slope), "ns": ns, "fids": fids.tolist(), "seed": seed,
+                "subsets": "the first N layouts of numpy.random.RandomState(seed).permutation(n_layouts)",
+                "fit": "least squares FID(N) = value + slope / N"}
