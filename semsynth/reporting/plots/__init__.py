@@ -1,0 +1,1 @@
+"""Plots for reports and leaderboards (matplotlib, Agg backend, PNG)."""
