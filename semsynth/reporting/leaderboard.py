@@ -289,6 +289,8 @@ def published_section(dataset: str) -> list[str]:
              "Each paper measured with its own protocol (segmenter, FID implementation, number of samples): compare "
              "a reproduced row only with a published one of the same protocol.", "",
              "| paper table | method | metric | value | protocol as stated |", "|---|---|---|---|---|"]
+    # the paper's own methods are bold; a printed value that looks wrong keeps its value and names its doubt below
+    doubts = []
     for table_id in PUBLISHED_TABLES:
         if table_id not in tables:
             continue
@@ -298,9 +300,14 @@ def published_section(dataset: str) -> list[str]:
         for cell in tables[table_id]["cells"]:
             if cell["dataset"] in names and cell["value"] != "":
                 method = f"**{cell['method']}**" if cell.get("own") else cell["method"]
-                lines.append(f"| {table_id} | {method} | {cell['metric']} | {cell['value']} | "
-                             f"{tag.replace('|', '/')} |")
-    return lines + [""]
+                value = cell["value"]
+                if cell.get("doubt"):
+                    doubts.append(cell["doubt"])
+                    value += f" (doubt {len(doubts)})"
+                lines.append(f"| {table_id} | {method} | {cell['metric']} | {value} | {tag.replace('|', '/')} |")
+    lines.append("")
+    lines += [f"{number}. {doubt}" for number, doubt in enumerate(doubts, 1)]
+    return lines + ([""] if doubts else [])
 
 
 def markdown(dataset: str, frame: pd.DataFrame, runs: Path = Path("runs"), out: Path = Path("leaderboards"),
