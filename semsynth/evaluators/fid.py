@@ -23,7 +23,8 @@ from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, FeatureCache, Metric, State
 from .bootstrap import rows_per_layout
-from .reference import computed_once, pre_resize, reference_cache, reference_features
+from .reference import (PRE_RESIZE_METHODS, computed_once, pre_resize, reference_cache, reference_features,
+                        scikit_image_transform)
 
 
 def new_stats(dim: int) -> State:
@@ -83,7 +84,8 @@ class FID(Metric):
 
     ``backbone`` names a feature backbone; ``samples`` is "first" (one sample per layout, as the papers count)
     or "all"; the reference is ``reference_split`` of the dataset (its first ``reference_limit`` images);
-    ``pre_resize`` (H, W) resizes generated and real images alike before the backbone (per-paper protocols).
+    ``pre_resize`` (H, W) resizes generated and real images alike before the backbone (per-paper protocols), with
+    ``pre_resize_method`` "bilinear" (antialiased) or "skimage" (SDM's scikit-image resize, the extra ``paper``).
     """
 
     name = "fid"
@@ -95,13 +97,20 @@ class FID(Metric):
 
     def __init__(self, backbone: str | None = None, samples: str = "first", reference_split: str = "val",
                  reference_limit: int | None = None, mode: str | None = None,
-                 pre_resize: tuple[int, int] | list[int] | None = None, **backbone_options: Any) -> None:
+                 pre_resize: tuple[int, int] | list[int] | None = None, pre_resize_method: str = "bilinear",
+                 **backbone_options: Any) -> None:
+        if pre_resize_method not in PRE_RESIZE_METHODS:
+            raise UserError(f"unknown pre_resize_method '{pre_resize_method}'; choose one of "
+                            f"{', '.join(PRE_RESIZE_METHODS)}")
+        if pre_resize_method == "skimage":
+            scikit_image_transform()
         self.backbone_name = backbone or self.default_backbone
         self.samples = samples
         self.reference_split = reference_split
         self.reference_limit = reference_limit
         self.mode = mode if mode is not None or backbone is not None else self.default_mode
         self.pre_resize = tuple(pre_resize) if pre_resize is not None else None
+        self.pre_resize_method = pre_resize_method
         self.backbone_options = backbone_options
         self.backbone: FeatureBackbone | None = None
         self.reference: State | None = None
@@ -127,12 +136,13 @@ class FID(Metric):
     def reference_file(self, context: EvalContext, kind: str) -> tuple[Path, str]:
         """The cache file of this metric's reference ``kind`` and its key."""
         return reference_cache(self.backbone, context, kind, self.reference_split, self.reference_limit,
-                               {**self.identity(), "pre_resize": self.pre_resize})
+                               {**self.identity(), "pre_resize": self.pre_resize,
+                                **({"pre_resize_method": "skimage"} if self.pre_resize_method == "skimage" else {})})
 
     def reference_rows(self, context: EvalContext) -> Iterator[torch.Tensor]:
         """The real images' features, batch by batch."""
         return reference_features(self.backbone, context, self.reference_split, self.reference_limit,
-                                  self.pre_resize)
+                                  self.pre_resize, self.pre_resize_method)
 
     def load_reference(self, context: EvalContext) -> None:
         """The real images' statistics (computed once, cached)."""
@@ -147,13 +157,13 @@ class FID(Metric):
     def samples_of(self, batch: EvalBatch) -> torch.Tensor:
         """The generated images this metric scores (first sample per layout, or all), pre-resized."""
         images = batch.first_samples() if self.samples == "first" else batch.images.flatten(0, 1)
-        return pre_resize(images, self.pre_resize)
+        return pre_resize(images, self.pre_resize, self.pre_resize_method)
 
     def features(self, batch: EvalBatch) -> torch.Tensor:
         """float64 features ``[N, D]`` of the images this metric scores, from the context's feature cache, so
         metrics on the same backbone and images share one pass."""
         key = ("features", self.backbone_name, json.dumps(self.backbone_options, sort_keys=True, default=str),
-               self.samples, self.pre_resize)
+               self.samples, self.pre_resize, self.pre_resize_method)
         return self.feature_cache.get(batch, key, lambda: per_image(self.backbone.features, self.samples_of(batch))
                                       .to("cpu", torch.float64))
 
@@ -163,7 +173,8 @@ class FID(Metric):
     def record(self, n_fake: int, n_real: int) -> dict[str, Any]:
         """The fields that say how the value was computed."""
         return {"backbone": self.backbone_name, "mode": self.mode, "n_fake": n_fake, "n_real": n_real,
-                "reference": self.reference_split, "pre_resize": list(self.pre_resize) if self.pre_resize else None}
+                "reference": self.reference_split, "pre_resize": list(self.pre_resize) if self.pre_resize else None,
+                **({"pre_resize_method": self.pre_resize_method} if self.pre_resize else {})}
 
     def compute(self, state: State) -> dict[str, Any]:
         stats = new_stats(state["features"].shape[1])
