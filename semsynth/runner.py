@@ -34,7 +34,7 @@ from .evaluators import bootstrap
 from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
 from .evaluators.fid import FID
 from .outputs import check_writable_folder
-from .progress import progress
+from .progress import progress, step_progress
 from .registry import METHODS, METRICS, lookup
 from .devices import device_name
 from .store import RunLock, SampleStore, atomic_write_json, sample_key
@@ -398,7 +398,7 @@ class Run(Plan):
             chunk = todo[start:start + batch]
             examples = [self.dataset[index] for index, _ in chunk]
             batch_started = time.perf_counter()
-            with torch.no_grad():
+            with torch.no_grad(), step_progress("sampling steps", quiet=self.config.quiet):
                 images = self.method.generate_examples(examples, [seed for _, seed in chunk])
             self.store.add_generation_time(time.perf_counter() - batch_started, len(chunk))
             self.store.put((sample_key(example.id, seed), image.cpu()) for example, (_, seed), image

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .. import load_dataset, load_method
 from ..errors import UserError
+from ..progress import step_progress
 from ..store import atomic_write_bytes, png_bytes, sample_key
 from ..types import Example
 
@@ -26,7 +27,7 @@ def sample_grid(method: str, dataset: str, index: int, seeds: Sequence[int], out
     _check_index(index, len(data), f"{dataset}/{split}")
     example = data[index]
     model = load_method(method, dataset=dataset, checkpoint=checkpoint, device=device)
-    with torch.no_grad():
+    with torch.no_grad(), step_progress(f"sampling {method}"):
         samples = model.generate_examples([example] * len(seeds), list(seeds))
     _write_grid(out, example, samples, seeds, data.label_space, gap)
     return out
@@ -50,7 +51,7 @@ def run_samples(run_dir: Path, index: int, out: Path, device: str | None = None,
     _check_index(index, plan.n_layouts, f"the run's {plan.n_layouts} layouts")
     example = plan.dataset[index]
     seeds = plan.sample_seeds(index)
-    with torch.no_grad():
+    with torch.no_grad(), step_progress(f"sampling {plan.name}"):
         samples = plan.method.generate_examples([example] * len(seeds), seeds)
     folder = out.parent / out.stem
     files = []
