@@ -82,8 +82,11 @@ def test_sigkill_then_resume_gives_identical_metrics(tmp_path):
 
     resumed = record_of(bench(*args, "--resume", str(run_dir)).stdout)
     assert resumed["timing"]["generated"] == 20 - done
+    # the cost per image counts the killed attempt's images too (delay=0.15 s each)
+    assert resumed["timing"]["timed_images"] >= 20 and resumed["timing"]["seconds_per_image"] >= 0.15
     whole = record_of(bench(*args, "--out", str(tmp_path / "whole")).stdout)
     assert resumed["metrics"] == whole["metrics"]
+    assert resumed["metrics_ci"] == whole["metrics_ci"] and resumed["fid_infinity"] == whole["fid_infinity"]
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == \
         sorted(p.name for p in next((tmp_path / "whole").glob("*/samples")).glob("*.png"))
 

@@ -32,6 +32,7 @@ LOWER_IS_BETTER = ("fid", "kid", "swav_fid", "clip_fid")
 MIN_FID_IMAGES = 1000          # below this FID's 1/N bias dominates differences between good methods
 COMMAND = "bench leaderboard --runs {runs} --out {out}"
 SOURCE_MARK = "<!-- records: {} -->"
+NOTE = "NOTE.md"               # <runs>/<dataset>/NOTE.md: what the board's header says about how its records were made
 MAIN_METRICS = ("fid", "lpips", "miou")
 # published tables shown on real-dataset boards: the papers' main comparisons
 PUBLISHED_TABLES = ("sdm-table1", "sdm-table3", "inade-table1", "inade-table2", "piti-table1", "dpsims-table1",
@@ -311,12 +312,15 @@ def published_section(dataset: str) -> list[str]:
 
 
 def markdown(dataset: str, frame: pd.DataFrame, runs: Path = Path("runs"), out: Path = Path("leaderboards"),
-             plots: list[Path] = ()) -> str:
-    """The board of one dataset: header, one ranked table per protocol, notes, row footnotes, published numbers."""
+             plots: list[Path] = (), note: str = "") -> str:
+    """The board of one dataset: header (and the records' own ``note``), one ranked table per protocol, notes, row
+    footnotes, published numbers."""
     source = os.path.relpath(Path(runs).resolve(), Path(out).resolve())
     lines = [f"# Leaderboard: {dataset}", "", SOURCE_MARK.format(source), ""]
     if dataset in HEADERS:
         lines += [HEADERS[dataset], ""]
+    if note.strip():
+        lines += [note.strip(), ""]
     layouts = sorted(set(frame["layouts"])) if len(frame) else []
     lines += ["`real` is the reference row (the dataset's own images): its mIoU is the segmenter's ceiling and its "
               f"FID the floor (val against train). Rows are measured on {', '.join(map(str, layouts))} layouts. "
@@ -344,8 +348,8 @@ def _check_replace(path: Path, runs: Path, force: bool) -> None:
 
 
 def write_leaderboards(runs: Path, out: Path, dataset: str | None = None, force: bool = False) -> list[Path]:
-    """Write ``out/<dataset>.md`` and its plots for each dataset with records (or only ``dataset``); a board made
-    from other records is replaced only with ``force``."""
+    """Write ``out/<dataset>.md`` and its plots for each dataset with records (or only ``dataset``), with the note
+    ``runs/<dataset>/NOTE.md`` when there is one; a board made from other records is replaced only with ``force``."""
     from .plots.quality import quality_plots
 
     records = load_records(runs, dataset)
@@ -360,6 +364,8 @@ def write_leaderboards(runs: Path, out: Path, dataset: str | None = None, force:
         frame = table([r for r in records if r["dataset"] == name])
         plots = quality_plots(list(frame["record"]), Path(out), name)
         path = Path(out) / f"{name}.md"
-        atomic_write_bytes(path, markdown(name, frame, runs, out, plots).encode())
+        note = Path(runs) / name / NOTE
+        text = markdown(name, frame, runs, out, plots, note.read_text() if note.is_file() else "")
+        atomic_write_bytes(path, text.encode())
         written += [path, *plots]
     return written
