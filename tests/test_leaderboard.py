@@ -24,6 +24,8 @@ def test_mmseg_backend_rows_are_separate_and_normalised_by_their_own_ceiling():
     rows = {(row.method, row.segmenter): row for row in frame.itertuples()}
     assert set(rows) == {("real", "mask2former-swin-l"), ("sdm", "mask2former-swin-l"),
                          ("real", "mask2former-swin-l (mmseg)"), ("sdm", "mask2former-swin-l (mmseg)")}
+    assert set(frame["name"]) == {"real [mask2former-swin-l]", "sdm [mask2former-swin-l]",
+                                  "real [mask2former-swin-l (mmseg)]", "sdm [mask2former-swin-l (mmseg)]"}
     assert frame.loc[(frame.method == "sdm") & (frame.segmenter == "mask2former-swin-l"), "mIoU / real"].item() == 0.5
     assert frame.loc[(frame.method == "sdm") & (frame.segmenter == "mask2former-swin-l (mmseg)"),
                      "mIoU / real"].item() == 0.8

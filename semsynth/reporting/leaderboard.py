@@ -149,6 +149,8 @@ def table(records: list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame.sort_values("created").drop_duplicates(["method", "protocol", "checkpoint", "settings",
                                                           "segmenter"], keep="last")
     frame["name"] = display_names(list(frame["record"]))
+    clashes = frame.duplicated(["name", "protocol"], keep=False)     # e.g. the mmseg cross-check of a row
+    frame.loc[clashes, "name"] = [f"{row.name} [{row.segmenter}]" for row in frame[clashes].itertuples()]
     ceilings = frame[frame["method"] == "real"].set_index(["protocol", "segmenter"])["mIoU"]
     frame["mIoU / real"] = [
         row.mIoU / ceilings[(row.protocol, row.segmenter)]
