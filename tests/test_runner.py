@@ -45,7 +45,7 @@ def test_real_on_shapes_records_and_leaderboard(tmp_path):
     assert len(list((tmp_path / "runs").rglob("*.png"))) == 64
     bench("leaderboard", "--dataset", "shapes", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb"))
     board = (tmp_path / "lb" / "shapes.md").read_text()
-    assert "| real | semsynth-v1 |" in board and "comparable only within the `shapes` track" in board
+    assert "| ref | `real` | 0." in board and "comparable only within the `shapes` track" in board
 
 
 def test_entry_point_plugin_is_listed_and_runs(tmp_path):
