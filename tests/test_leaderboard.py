@@ -101,6 +101,7 @@ def test_real_dataset_boards_show_the_papers_numbers_with_their_protocols():
     record = full_record("sdm", 30.0, 40.0, 0.5, dataset="ade20k")
     board = markdown("ade20k", table([record]))
     section = board[board.index("## Published numbers"):]
-    assert "| sdm-table1 | **SDM (Ours)** | FID | 27.5 |" in section and "pytorch-fid" in section
-    assert "| sdm-table1 | SPADE | FID | 22.6 (doubt 1) |" in section and "\n1. SPADE's ADE20K" in section
-    assert "| inade-table2 |" in section
+    sdm = section[section.index("### sdm-table1 (protocol preset `sdm-paper`)"):section.index("### sdm-table3")]
+    assert "| method | FID | LPIPS |" in sdm and "Protocol as stated: fid: pytorch-fid" in sdm
+    assert "| **SDM (Ours)** | 27.5 |" in sdm and "| SPADE | 22.6 (doubt 1) |" in sdm
+    assert "\n1. SPADE's ADE20K" in section and "### inade-table2 (protocol preset `inade-paper`)" in section

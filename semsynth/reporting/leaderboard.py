@@ -280,9 +280,11 @@ def _intervals_note(frame: pd.DataFrame) -> list[str]:
 
 
 def published_section(dataset: str) -> list[str]:
-    """The papers' printed numbers for ``dataset`` (main comparison tables), each tagged with its table's stated
-    protocol; empty for datasets no paper reports (``shapes``)."""
+    """The papers' printed numbers for ``dataset`` (main comparison tables), one small table per paper table, each
+    tagged with the protocol its paper states and the suite's preset that follows it; empty for datasets no paper
+    reports (``shapes``)."""
     from . import published
+    from .. import protocols
 
     names = PUBLISHED_DATASETS.get(dataset)
     if not names:
@@ -290,25 +292,33 @@ def published_section(dataset: str) -> list[str]:
     tables = published.tables()
     lines = ["## Published numbers (as printed; not comparable across protocols)", "",
              "Each paper measured with its own protocol (segmenter, FID implementation, number of samples): compare "
-             "a reproduced row only with a published one of the same protocol.", "",
-             "| paper table | method | metric | value | protocol as stated |", "|---|---|---|---|---|"]
-    # the paper's own methods are bold; a printed value that looks wrong keeps its value and names its doubt below
+             "a reproduced row only with a published one of the same protocol. The paper's own methods are bold; a "
+             "printed value that looks wrong is kept and its doubt named below.", ""]
     doubts = []
     for table_id in PUBLISHED_TABLES:
-        if table_id not in tables:
+        cells = [cell for cell in tables.get(table_id, {}).get("cells", []) if cell["dataset"] in names
+                 and cell["value"] != ""]
+        if not cells:
             continue
-        protocol = tables[table_id].get("protocol") or {}
-        tag = "; ".join(f"{key}: {value}" for key, value in protocol.items() if value and key in
-                        ("fid", "segmenter", "samples", "diversity"))[:160]
-        for cell in tables[table_id]["cells"]:
-            if cell["dataset"] in names and cell["value"] != "":
-                method = f"**{cell['method']}**" if cell.get("own") else cell["method"]
-                value = cell["value"]
-                if cell.get("doubt"):
-                    doubts.append(cell["doubt"])
-                    value += f" (doubt {len(doubts)})"
-                lines.append(f"| {table_id} | {method} | {cell['metric']} | {value} | {tag.replace('|', '/')} |")
-    lines.append("")
+        preset = f"{table_id.split('-')[0]}-paper"
+        preset = f"`{preset}`" if preset in protocols.PROTOCOLS else "none in the suite"
+        stated = tables[table_id].get("protocol") or {}
+        lines += [f"### {table_id} (protocol preset {preset})", "", tables[table_id]["title"], "",
+                  "Protocol as stated: " + "; ".join(f"{key}: {value}" for key, value in stated.items() if value)
+                  + ".", ""]
+        metrics = list(dict.fromkeys(cell["metric"] for cell in cells))
+        rows: dict[str, dict[str, str]] = {}
+        for cell in cells:
+            method = f"**{cell['method']}**" if cell.get("own") else cell["method"]
+            value = cell["value"]
+            if cell.get("doubt"):
+                doubts.append(cell["doubt"])
+                value += f" (doubt {len(doubts)})"
+            rows.setdefault(method, {})[cell["metric"]] = value
+        lines += ["| method | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
+        lines += [f"| {method} | " + " | ".join(values.get(metric, "") for metric in metrics) + " |"
+                  for method, values in rows.items()]
+        lines.append("")
     lines += [f"{number}. {doubt}" for number, doubt in enumerate(doubts, 1)]
     return lines + ([""] if doubts else [])
 
