@@ -34,6 +34,7 @@ COMMAND = "bench leaderboard --runs {runs} --out {out}"
 SOURCE_MARK = "<!-- records: {} -->"
 NOTE = "NOTE.md"               # <runs>/<dataset>/NOTE.md: what the board's header says about how its records were made
 MAIN_METRICS = ("fid", "lpips", "miou")
+COLUMNS = {"fid": "FID", "miou": "mIoU", "lpips": "diversity"}     # record key -> board column
 # published tables shown on real-dataset boards: the papers' main comparisons
 PUBLISHED_TABLES = ("sdm-table1", "sdm-table3", "inade-table1", "inade-table2", "piti-table1", "dpsims-table1",
                     "dpsims-table2", "dpsims-table-s7", "gcdp-table1")
@@ -184,7 +185,7 @@ def _ranks(frame: pd.DataFrame) -> list[Any]:
     ranks: dict[int, Any] = {}
     for protocol, group in frame.groupby("protocol"):
         key, lower = primary_metric(protocol, group["dataset"].iloc[0])
-        column = {"fid": "FID", "miou": "mIoU", "lpips": "diversity"}.get(key, key)
+        column = COLUMNS.get(key, key)
         ranked = group[~group["method"].isin(REFERENCE_METHODS)]
         if column in ranked:
             ranked = ranked[ranked[column].notna()].sort_values(column, ascending=lower)
@@ -210,7 +211,7 @@ def _fid_warning(row: dict[str, Any], floor: float | None) -> bool:
 
 def _protocol_section(dataset: str, protocol: str, frame: pd.DataFrame, devices: list[str]) -> list[str]:
     key, lower = primary_metric(protocol, dataset)
-    label = {"fid": "FID", "miou": "mIoU", "lpips": "diversity"}.get(key, key)
+    label = COLUMNS.get(key, key)
     lines = [f"## Protocol `{protocol}`: ranked by {label} ({'lower' if lower else 'higher'} is better)", ""]
     floor_rows = frame[(frame["method"] == "real") & frame["FID"].notna()]
     floor = float(floor_rows["FID"].iloc[-1]) if len(floor_rows) else None
