@@ -184,28 +184,35 @@ class FID(Metric):
 
     def weighted_distances(self, state: State, counts: np.ndarray) -> np.ndarray:
         """float64 ``[len(counts)]``: the FID of each multiset of layouts that a row of ``counts``
-        (``[*, n_layouts]``, how often each layout is taken) describes. Computed on one thread, so that it does not
+        (``[*, n_layouts]``, how often each layout is taken) describes. With A = sqrt(S_ref) and the features mapped
+        once, y = A x, tr sqrt(S_ref^1/2 S S_ref^1/2) is the trace root of the weighted covariance of the y: one
+        D x D product and one symmetric eigenvalue problem per multiset. Computed on one thread, so that it does not
         depend on how many threads the process has."""
         features = state["features"]
         k = rows_per_layout(features.shape[0], counts.shape[1])
         weights = torch.from_numpy(np.repeat(counts, k, axis=1)).to(torch.float64)
-        mu_ref, sigma_ref = mean_cov(self.reference)
-        sigma_ref = (sigma_ref + sigma_ref.T) / 2
-        root_ref = psd_sqrt(sigma_ref)
+        mu_ref, sigma_ref = (torch.from_numpy(part) for part in mean_cov(self.reference))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            values = []
+            sigma_ref = (sigma_ref + sigma_ref.T) / 2
+            values, vectors = torch.linalg.eigh(sigma_ref)
+            mapped = features @ ((vectors * values.clamp(min=0).sqrt()) @ vectors.T)
+            squares = (features * features).sum(1)
+            distances = []
             for weight in weights:
                 n = weight.sum()
                 if n < 2:
                     raise UserError(f"FID needs at least 2 images, got {int(n)}; raise --limit")
-                mean = weight @ features / n
-                cov = (features.T @ (weight[:, None] * features) - n * torch.outer(mean, mean)) / (n - 1)
-                values.append(frechet_distance(mu_ref, sigma_ref, mean.numpy(), cov.numpy(), root1=root_ref))
+                mean, mean_mapped = weight @ features / n, weight @ mapped / n
+                middle = (mapped.T @ (weight[:, None] * mapped) - n * torch.outer(mean_mapped, mean_mapped)) / (n - 1)
+                trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+                trace = (weight @ squares - n * mean @ mean) / (n - 1)
+                diff = mean - mu_ref
+                distances.append(float(diff @ diff + sigma_ref.trace() + trace - 2 * trace_sqrt))
         finally:
             torch.set_num_threads(threads)
-        return np.array(values, np.float64)
+        return np.array(distances, np.float64)
 
     def resampled(self, state: State, counts: np.ndarray) -> np.ndarray | None:
         return self.weighted_distances(state, counts)
