@@ -92,6 +92,7 @@ class FID(Metric):
     bootstrap_resamples = 200       # each resample costs one D x D eigendecomposition (D = 2048 for Inception)
     bootstrap_interval = "normal"   # duplicates bias resampled FIDs upwards: percentiles can miss the estimate
     infinity_points = 15            # FID-infinity: subset sizes from 10% of the layouts to all (Chong & Forsyth)
+    infinity_draws = 5              # random subsets averaged at each size (one nested draw is noisy at small N)
     default_backbone = "inception-clean"
     default_mode: str | None = "clean"
 
@@ -218,19 +219,22 @@ class FID(Metric):
         return self.weighted_distances(state, counts)
 
     def infinity(self, state: State, n_layouts: int, seed: int = 0) -> dict[str, Any] | None:
-        """FID-infinity (Chong & Forsyth 2020): FID on nested subsets of N layouts (the first N of a seeded
-        permutation, N evenly spaced from 10% of the layouts to all), a least-squares line in 1/N, its value at
-        1/N = 0. None when there are too few layouts for three subset sizes."""
+        """FID-infinity (Chong & Forsyth 2020): FID on subsets of N layouts (N evenly spaced from 10% of the layouts
+        to all; at each N the mean over ``infinity_draws`` seeded permutations, taking the first N layouts of each),
+        a least-squares line in 1/N, its value at 1/N = 0. None when there are too few layouts for three sizes."""
         smallest = max(2, math.ceil(n_layouts / 10))
         ns = sorted({int(n) for n in np.linspace(smallest, n_layouts, self.infinity_points).round()})
         if len(ns) < 3:
             return None
-        order = np.random.RandomState(seed).permutation(n_layouts)
-        counts = np.zeros((len(ns), n_layouts), np.int64)
-        for row, n in enumerate(ns):
+        rng = np.random.RandomState(seed)
+        orders = [rng.permutation(n_layouts) for _ in range(self.infinity_draws)]
+        counts = np.zeros((len(orders) * len(ns), n_layouts), np.int64)
+        for row, (order, n) in enumerate((order, n) for order in orders for n in ns):
             counts[row, order[:n]] = 1
-        fids = self.weighted_distances(state, counts)
+        fids = self.weighted_distances(state, counts).reshape(len(orders), len(ns)).mean(0)
         slope, intercept = np.polyfit(1.0 / np.array(ns, np.float64), fids, 1)
         return {"value": float(intercept), "slope": float(slope), "ns": ns, "fids": fids.tolist(), "seed": seed,
-                "subsets": "the first N layouts of numpy.random.RandomState(seed).permutation(n_layouts)",
+                "draws": self.infinity_draws,
+                "subsets": "the first N layouts of each of `draws` permutations drawn in turn from "
+                           "numpy.random.RandomState(seed); fids are the means over the draws",
                 "fit": "least squares FID(N) = value + slope / N"}
