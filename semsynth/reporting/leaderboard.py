@@ -275,9 +275,9 @@ def _intervals_note(frame: pd.DataFrame) -> list[str]:
     return [f"Intervals: 95% bootstrap over layouts ({' or '.join(counts)} resamples, seed {', '.join(seeds)}; "
             f"percentile intervals for mIoU and diversity; for FID, whose resamples are biased upwards by their "
             f"duplicates, the value ± 1.96 bootstrap standard errors). FID∞: Chong & Forsyth's extrapolation of FID "
-            f"on nested subsets of layouts to infinitely many images. Diversity is shown against the reference's "
-            f"(the true process, else real images): more is not better, a generator should match it (ignoring the "
-            f"layout raises diversity).", ""]
+            f"on subsets of 10% to 100% of the layouts (linear in 1/N) to infinitely many images. Diversity is "
+            f"shown against the reference's (the true process, else real images): more is not better, a generator "
+            f"should match it (ignoring the layout raises diversity).", ""]
 
 
 def published_section(dataset: str) -> list[str]:
