@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import write_leaderboards
 
-    for path in write_leaderboards(Path(args.runs), Path(args.out), args.dataset):
+    for path in write_leaderboards(Path(args.runs), Path(args.out), args.dataset, force=args.force):
         print(f"wrote {path}")
     return 0
 
@@ -325,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("leaderboard", "write markdown leaderboards from run records", cmd_leaderboard)
     p.add_argument("--dataset", help="only this dataset (default: every dataset with runs)")
     p.add_argument("--runs", default="runs", help="folder searched for run records")
-    p.add_argument("--out", default="leaderboards", help="folder that receives one markdown file per dataset")
+    p.add_argument("--out", default="runs/leaderboards",
+                   help="folder that receives one markdown file and its plots per dataset (the committed boards "
+                        "regenerate with --runs leaderboards/records --out leaderboards)")
+    p.add_argument("--force", action="store_true", help="replace a board that was generated from other records")
 
     p = command("sample", "a PNG grid: colourised layout | samples for several seeds", cmd_sample)
     p.add_argument("--method", help="registered method (not needed with --run)")

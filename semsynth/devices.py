@@ -30,3 +30,24 @@ def resolve(device: str | torch.device) -> torch.device:
     if parsed.type == "cpu" and parsed.index not in (None, 0):
         raise UserError(f"device {device!r}: there is one CPU device; use --device cpu")
     return parsed
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of ``device`` for records (the GPU's model, or the CPU's model name and core count), so
+    that a cost per image says what it was measured on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    import os
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"

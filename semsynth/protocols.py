@@ -116,12 +116,13 @@ register(Protocol(
 
 
 def _sdm(dataset: str) -> DatasetProtocol:
-    return _preset(dataset, {**INCEPTION["legacy_pytorch"], "reference_split": "val", "pre_resize": [256, 256]},
+    return _preset(dataset, {**INCEPTION["legacy_pytorch"], "reference_split": "val", "pre_resize": [256, 256],
+                             "pre_resize_method": "skimage"},
                    {"lpips": MetricSpec("lpips", {"backbone": "lpips-alex", "pairing": "all-pairs"})},
                    samples_per_layout=10, n_layouts=2000 if dataset in ("ade20k", "celebamask") else None,
                    notes="step by step as SDM's evaluations/: real and generated images resized to 256x256 "
-                         "(squashing Cityscapes; SDM uses skimage's anti-aliased resize, here anti-aliased "
-                         "bilinear), pytorch-fid Inception (clean-fid legacy_pytorch) against the val split; "
+                         "with scikit-image's resize as SDM did (squashing Cityscapes; float, not re-quantised; "
+                         "the extra `paper`), pytorch-fid Inception (clean-fid legacy_pytorch) against the val split; "
                          "--num_samples 2000; LPIPS AlexNet over all 45 pairs of 10 samples per layout at [-1, 1] "
                          "(SDM's StarGAN-v2 script resized to 299 with ImageNet normalisation first: not copied)")
 

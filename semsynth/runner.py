@@ -30,10 +30,13 @@ import torch
 from . import __version__, distributed, load_dataset, load_method, load_metric
 from . import protocols as protocol_table
 from .errors import DatasetError, MissingWeightsError, UserError
+from .evaluators import bootstrap
 from .evaluators.base import EvalBatch, EvalContext, ExtraSample, Metric
+from .evaluators.fid import FID
 from .outputs import check_writable_folder
-from .progress import progress
+from .progress import progress, step_progress
 from .registry import METHODS, METRICS, lookup
+from .devices import device_name
 from .store import RunLock, SampleStore, atomic_write_json, sample_key
 from .types import Example
 from .weights import sha256
@@ -399,8 +402,10 @@ class Run(Plan):
                               quiet=self.config.quiet, total=(len(todo) + batch - 1) // batch):
             chunk = todo[start:start + batch]
             examples = [self.dataset[index] for index, _ in chunk]
-            with torch.no_grad():
+            batch_started = time.perf_counter()
+            with torch.no_grad(), step_progress("sampling steps", quiet=self.config.quiet):
                 images = self.method.generate_examples(examples, [seed for _, seed in chunk])
+            self.store.add_generation_time(time.perf_counter() - batch_started, len(chunk))
             self.store.put((sample_key(example.id, seed), image.cpu()) for example, (_, seed), image
                            in zip(examples, chunk, images))
         timing = {"generate_s": time.perf_counter() - started, "generated": len(todo)}
@@ -446,15 +451,28 @@ class Run(Plan):
                         for position, example in zip(chunk, examples)])
             for name, metric in self.metrics.items():
                 metric.update(states[name], eval_batch)
-        return {name: {**metric.compute(metric.reduce(states[name])), "protocol": self.protocol.name}
-                for name, metric in self.metrics.items()}
+        states = {name: metric.reduce(states[name]) for name, metric in self.metrics.items()}
+        values = {name: {**metric.compute(states[name]), "protocol": self.protocol.name}
+                  for name, metric in self.metrics.items()}
+        return values, self.uncertainty(states, values)
+
+    def uncertainty(self, states: dict[str, dict[str, torch.Tensor]], values: dict[str, dict[str, Any]]
+                    ) -> dict[str, Any]:
+        """The record's ``metrics_ci`` (bootstrap over layouts) and ``fid_infinity`` (per FID-type metric), from
+        the gathered states (rank 0 only: the other ranks write no record)."""
+        if not distributed.is_main():
+            return {}
+        extrapolated = {name: metric.infinity(states[name], self.n_layouts) for name, metric in self.metrics.items()
+                        if isinstance(metric, FID)}
+        return {"metrics_ci": bootstrap.intervals(self.metrics, states, values, self.n_layouts),
+                "fid_infinity": {name: value for name, value in extrapolated.items() if value is not None}}
 
     # -- record ----------------------------------------------------------------------------------------------
 
     def execute(self) -> dict[str, Any]:
         generation = self.generate()
         started = time.perf_counter()
-        metrics = self.evaluate()
+        metrics, uncertainty = self.evaluate()
         evaluate_s = time.perf_counter() - started
         generate_s, generated = generation["generate_s"], generation["generated"]
         identity = self.identity()
@@ -473,12 +491,14 @@ class Run(Plan):
             "seed_rule": SEED_RULE,
             "sample_seeds": {self._id(index): self.sample_seeds(index) for index in range(self.n_layouts)},
             "metrics": metrics,
+            **uncertainty,
             "timing": {"generate_s": round(generate_s, 3), "evaluate_s": round(evaluate_s, 3),
                        "images_per_s": round(generated / generate_s, 3) if generated else None,
                        "generated": generated,
-                       **{key: round(value, 3) for key, value in generation.items() if key.startswith("extra_")}},
+                       **{key: round(value, 3) for key, value in generation.items() if key.startswith("extra_")},
+                       **self.store.generation_cost()},
             "env": {"semsynth": __version__, "torch": torch.__version__, "device": str(self.device),
-                    "git": _git_commit()},
+                    "device_name": device_name(self.device), "git": _git_commit()},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         if distributed.is_main():

@@ -171,6 +171,26 @@ class SampleStore:
     def get(self, key: str) -> torch.Tensor:
         return read_png(self.samples / f"{key}.png")
 
+    @property
+    def cost_file(self) -> Path:
+        return self.manifest.with_name(self.manifest.name.replace("manifest", "cost").replace(".jsonl", ".json"))
+
+    def add_generation_time(self, seconds: float, images: int) -> None:
+        """Add one batch's generation time to this rank's ``cost.rank<N>.json``, so that the cost per image survives
+        resumes (a resume that generates nothing still reports what the samples cost)."""
+        cost = _read_cost(self.cost_file)
+        atomic_write_json(self.cost_file, {"generate_s": cost["generate_s"] + seconds,
+                                           "images": cost["images"] + images})
+
+    def generation_cost(self) -> dict[str, Any]:
+        """``seconds_per_image`` (generation seconds per image on one process, over every rank and attempt) and
+        the number of images it was measured on; empty when nothing was timed."""
+        costs = [_read_cost(path) for path in sorted(self.run_dir.glob("cost.rank*.json"))]
+        images = sum(cost["images"] for cost in costs)
+        if not images:
+            return {}
+        return {"seconds_per_image": sum(cost["generate_s"] for cost in costs) / images, "timed_images": images}
+
     def readable(self, key: str, size: tuple[int, int]) -> bool:
         """Whether the PNG of ``key`` is whole (all chunks and checksums) and decodes to an RGB image of ``size``
         (H, W); a file truncated or replaced behind the manifest's back is not."""
@@ -212,6 +232,15 @@ class RunLock:
         if self.descriptor is not None:
             os.close(self.descriptor)
             self.descriptor = None
+
+
+def _read_cost(path: Path) -> dict[str, Any]:
+    """A rank's accumulated generation time (zero when absent or unreadable)."""
+    try:
+        cost = json.loads(path.read_text())
+        return {"generate_s": float(cost["generate_s"]), "images": int(cost["images"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"generate_s": 0.0, "images": 0}
 
 
 def _manifest_file(line: str) -> str | None:

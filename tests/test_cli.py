@@ -8,14 +8,22 @@ from semsynth.cli import main
 from semsynth.store import read_png
 
 
-def test_sample_writes_layout_real_and_seed_tiles(tmp_path, capsys):
+def test_sample_writes_labelled_layout_real_and_seed_tiles_enlarged_to_256(tmp_path, capsys):
+    from semsynth.reporting.grid import LABEL_HEIGHT, enlarge
+
     out = tmp_path / "grid.png"
     assert main(["sample", "--method", "shapes-oracle", "--dataset", "shapes", "--index", "2", "--seeds", "0-2",
                  "--out", str(out)]) == 0
     grid = read_png(out)
-    assert grid.shape == (3, 64, 5 * 64 + 4 * 2)       # layout | real | three samples, 2-px gaps
-    tiles = [grid[:, :, i * 66:i * 66 + 64] for i in range(5)]
+    assert grid.shape == (3, LABEL_HEIGHT + 256, 5 * 256 + 4 * 2)     # layout | real | three samples, 2-px gaps
+    tiles = [grid[:, LABEL_HEIGHT:, i * 258:i * 258 + 256] for i in range(5)]
     assert not any(tiles[2].equal(t) for t in (tiles[3], tiles[4]))   # seeds differ
+    small = tiles[2][:, ::4, ::4]                                      # each 64x64 pixel became a 4x4 square
+    assert tiles[2].equal(enlarge(small, 4))
+    from semsynth.datasets.shapes import Shapes
+    assert tiles[1].equal(enlarge(Shapes(split="val")[2].image, 4))    # the real image, enlarged
+    labels = grid[:, :LABEL_HEIGHT]
+    assert all((labels[:, :, i * 258:i * 258 + 256] < 128).any() for i in range(5))   # every column is labelled
 
 
 def test_sample_rejects_bad_index_and_seeds(tmp_path, capsys):

@@ -249,6 +249,9 @@ def test_two_torchrun_processes_give_the_metrics_of_one_to_every_digit(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     two = json.loads((_run_dir(tmp_path / "two") / "result.json").read_text())
     assert two["metrics"] == one["metrics"]
+    # bootstrap intervals and FID-infinity come from the same rows in plan order: also to every digit
+    assert set(one["metrics_ci"]) == {"fid", "miou", "lpips"} and two["metrics_ci"] == one["metrics_ci"]
+    assert two["fid_infinity"] == one["fid_infinity"] and one["fid_infinity"]["fid"]["ns"][-1] == 7
     assert _pngs(_run_dir(tmp_path / "two") / "samples") == _pngs(_run_dir(tmp_path / "one") / "samples")
 
 

@@ -39,11 +39,13 @@ def test_real_on_shapes_records_and_leaderboard(tmp_path):
     assert fid["backbone"] == "shapes-segnet" and fid["protocol"] == "semsynth-v1"
     assert miou["value"] >= 90 and miou["segmenter"] == "shapes-segnet" and len(miou["per_class"]) == 10
     assert set(record["timing"]) >= {"generate_s", "evaluate_s", "images_per_s"}
-    assert set(record["env"]) == {"semsynth", "torch", "device", "git"}
+    assert set(record["env"]) == {"semsynth", "torch", "device", "device_name", "git"}
+    assert record["timing"]["seconds_per_image"] > 0 and record["timing"]["timed_images"] == 64
+    assert {"fid", "miou"} <= set(record["metrics_ci"]) and record["fid_infinity"]["fid"]["ns"][-1] == 64
     assert len(list((tmp_path / "runs").rglob("*.png"))) == 64
     bench("leaderboard", "--dataset", "shapes", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb"))
     board = (tmp_path / "lb" / "shapes.md").read_text()
-    assert "| real | semsynth-v1 |" in board and "comparable only within the `shapes` track" in board
+    assert "| ref | `real` | 0." in board and "comparable only within the `shapes` track" in board
 
 
 def test_entry_point_plugin_is_listed_and_runs(tmp_path):
@@ -71,8 +73,11 @@ def test_sigkill_then_resume_gives_identical_metrics(tmp_path):
 
     resumed = record_of(bench(*args, "--resume", str(run_dir)).stdout)
     assert resumed["timing"]["generated"] == 20 - done
+    # the cost per image counts the killed attempt's images too (delay=0.15 s each)
+    assert resumed["timing"]["timed_images"] >= 20 and resumed["timing"]["seconds_per_image"] >= 0.15
     whole = record_of(bench(*args, "--out", str(tmp_path / "whole")).stdout)
     assert resumed["metrics"] == whole["metrics"]
+    assert resumed["metrics_ci"] == whole["metrics_ci"] and resumed["fid_infinity"] == whole["fid_infinity"]
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == \
         sorted(p.name for p in next((tmp_path / "whole").glob("*/samples")).glob("*.png"))
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from .. import progress
 from ..errors import UserError
 from .process import Gaussian, Model, Noise, Process, as_list, per_sample, split_output
 
@@ -43,7 +44,12 @@ class Run:
         """One model call on the current states, split per process."""
         return split_output(self.processes, self.model(self.packed(self.states), self.clock.model_time(t), self.cond))
 
+    def start(self, steps: int) -> None:
+        """Announce the number of model calls to the step progress bar (``semsynth.progress.step_progress``)."""
+        progress.sampling_started(steps)
+
     def report(self, t: torch.Tensor, predictions: list[torch.Tensor]) -> None:
+        progress.sampling_step()
         if self.callback is not None:
             self.callback(t[0].item(), self.packed(self.states), self.packed(predictions))
 
@@ -53,6 +59,7 @@ def ddpm(processes: Process | Sequence[Process], model: Model, x_T, cond, noise:
     """Ancestral sampling through every step of the clock (official ``p_sample_loop``)."""
     run = Run(processes, model, x_T, cond, noise, callback)
     times = run.clock.reverse_times()
+    run.start(len(times) - 1)
     for k in range(len(times) - 1):
         t, t_next = run.times(times, k), run.times(times, k + 1)
         steps = [process.step(x, t, t_next, output, draw)
@@ -81,6 +88,7 @@ def ddim(processes: Process | Sequence[Process], model: Model, x_T, cond, noise=
     """DDIM through every step of the clock; categorical processes step ancestrally (they need ``noise``)."""
     run = Run(processes, model, x_T, cond, noise, callback)
     times = run.clock.reverse_times()
+    run.start(len(times) - 1)
     for k in range(len(times) - 1):
         t, t_next, last = run.times(times, k), run.times(times, k + 1), k == len(times) - 2
         steps = [ddim_step(process, x, t, t_next, output, draw, eta, last) if isinstance(process, Gaussian)
@@ -122,6 +130,7 @@ def dpm_solver_pp(processes: Gaussian | Sequence[Gaussian], model: Model, x_T, c
         raise UserError("dpm-solver++ drives Gaussian processes only; use ddpm or ddim with a categorical process")
     times = run.clock.solver_times(steps)
     solvers = [_SolverState(process, times) for process in run.processes]
+    run.start(len(times))
     for k in range(len(times)):
         t = run.times(times, k)
         predictions = [process.predict_x0(x, t, output)

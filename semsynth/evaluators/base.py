@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Hashable, Optional
 
+import numpy as np
 import torch
 
 from ..types import Example
@@ -124,6 +125,8 @@ class Metric(ABC):
     min_samples_per_layout: ClassVar[int] = 1
     requires_method: ClassVar[tuple[str, ...]] = ()
     segmenter_option: ClassVar[str | None] = None
+    bootstrap_resamples: ClassVar[int | None] = None     # at most this many resamples (an expensive statistic)
+    bootstrap_interval: ClassVar[str] = "percentile"     # or "normal": value +- z * bootstrap standard error
 
     def add_state(self, name: str, default: torch.Tensor, reduce: str = "sum") -> None:
         """Declare state ``name`` with its empty value ``default`` and its reduction ("sum" or "cat" along dim 0);
@@ -187,3 +190,9 @@ class Metric(ABC):
     @abstractmethod
     def compute(self, state: State) -> dict[str, Any]:
         """The metric's record: ``{"value": float, ...}`` plus what identifies how it was computed."""
+
+    def resampled(self, state: State, counts: np.ndarray) -> np.ndarray | None:
+        """The metric's value on resamples of the layouts, for bootstrap intervals (``evaluators/bootstrap.py``):
+        ``counts`` int64 ``[resamples, n_layouts]`` says how often each layout is drawn. None: the state keeps no
+        per-layout rows."""
+        return None

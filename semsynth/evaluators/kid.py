@@ -66,3 +66,11 @@ class KID(FID):
                                 self.subset_size)
         return {"value": value, **self.record(state["features"].shape[0], self.reference_feats.shape[0]),
                 "seed": self.seed, "subsets": self.subsets, "subset_size": self.subset_size}
+
+    def resampled(self, state: State, counts: np.ndarray) -> None:
+        """No bootstrap interval: KID draws its own subsets."""
+        return None
+
+    def infinity(self, state: State, n_layouts: int, seed: int = 0) -> None:
+        """No extrapolation: KID is unbiased in the number of images."""
+        return None

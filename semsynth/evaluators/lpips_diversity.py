@@ -13,18 +13,18 @@ import itertools
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..backbones.base import PairDistance, load_distance, per_image
 from ..errors import UserError
 from ..registry import METRICS
 from .base import EvalBatch, EvalContext, Metric, State
+from .bootstrap import weighted_mean
 
 
 def random_group_pairs(k: int, pairs: int, seed: int) -> list[tuple[int, int]]:
     """``pairs`` pairs of distinct groups out of ``k``, each drawn uniformly with ``RandomState(seed)``."""
-    import numpy as np
-
     rng = np.random.RandomState(seed)
     return [tuple(sorted(int(i) for i in rng.choice(k, 2, replace=False))) for _ in range(pairs)]
 
@@ -90,3 +90,7 @@ class LPIPSDiversity(Metric):
             if len(ks) == 1:
                 record["pairs"] = [list(pair) for pair in self.layout_pairs(ks[0])]
         return record
+
+    def resampled(self, state: State, counts: np.ndarray) -> np.ndarray:
+        """The diversity of each resample: the weighted mean of the per-layout means."""
+        return weighted_mean(state["means"].numpy(), counts)

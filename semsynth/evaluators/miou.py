@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..backbones.base import per_image
@@ -38,13 +39,20 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
     return torch.bincount(target * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
+def class_iou(true_positive: torch.Tensor, ground_truth: torch.Tensor, predicted: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class IoU (fraction) from float64 pixel counts ``[..., C]`` and which classes are present (in the ground
+    truth or the predictions)."""
+    union = ground_truth + predicted - true_positive
+    present = union > 0
+    return torch.where(present, true_positive / union.clamp(min=1), torch.zeros_like(union)), present
+
+
 def scores(matrix: torch.Tensor) -> dict[str, Any]:
     """mIoU (over classes present in ground truth or predictions), pixel accuracy and per-class IoU (percent)."""
     matrix = matrix.double()
     true_positive = matrix.diag()
-    union = matrix.sum(0) + matrix.sum(1) - true_positive
-    present = union > 0
-    iou = torch.where(present, true_positive / union.clamp(min=1), torch.zeros_like(union))
+    iou, present = class_iou(true_positive, matrix.sum(1), matrix.sum(0))
     total = matrix.sum()
     return {
         "value": 100 * iou[present].mean().item() if bool(present.any()) else None,
@@ -73,7 +81,14 @@ class MIoU(Metric):
         self.segmenter_options = segmenter_options
         self.segmenter = None
         self.dataset = ""
-        self.add_state("confusion", torch.zeros(0, 0, dtype=torch.int64), reduce="sum")
+        self.declare_states(0)
+
+    def declare_states(self, num_classes: int) -> None:
+        """The dataset-wide confusion matrix and, per layout (its K samples together with ``samples="all"``), the
+        pixel counts true positive / ground truth / predicted per class (int64 ``[N, 3, C]``, the bootstrap's
+        rows)."""
+        self.add_state("confusion", torch.zeros(num_classes, num_classes, dtype=torch.int64), reduce="sum")
+        self.add_state("layouts", torch.zeros(0, 3, num_classes, dtype=torch.int64), reduce="cat")
 
     def prepare(self, context: EvalContext) -> None:
         from .. import load_segmenter
@@ -81,24 +96,34 @@ class MIoU(Metric):
         self.dataset = context.dataset
         self.segmenter = load_segmenter(self.segmenter_name, dataset=context.dataset, checkpoint=self.checkpoint,
                                         device=str(context.device), **self.segmenter_options)
-        self.add_state("confusion", torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64), reduce="sum")
+        self.declare_states(self.num_classes)
 
     @property
     def num_classes(self) -> int:
         return self.segmenter.label_space.num_classes
 
     def update(self, state: State, batch: EvalBatch) -> None:
-        if self.samples == "first":
-            images, labels = batch.first_samples(), batch.labels
-        else:
-            k = batch.images.shape[1]
-            images, labels = batch.images.flatten(0, 1), batch.labels.repeat_interleave(k, 0)
+        k = 1 if self.samples == "first" else batch.images.shape[1]
+        images = batch.first_samples() if k == 1 else batch.images.flatten(0, 1)
         pred = per_image(self.segmenter.predict, images).cpu()
-        target = self.segmenter.map_labels(labels.cpu(), self.dataset)
+        target = self.segmenter.map_labels(batch.labels.cpu(), self.dataset)
         if target.shape[-2:] != pred.shape[-2:]:
             target = torch.stack([resize_labels(t, pred.shape[-2:]) for t in target])
-        state["confusion"] += confusion_matrix(pred, target, self.num_classes,
-                                               self.segmenter.label_space.ignore_index)
+        rows = []
+        for layout, layout_target in enumerate(target):
+            matrix = sum(confusion_matrix(pred[layout * k + sample], layout_target, self.num_classes,
+                                          self.segmenter.label_space.ignore_index) for sample in range(k))
+            state["confusion"] += matrix
+            rows.append(torch.stack([matrix.diag(), matrix.sum(1), matrix.sum(0)]))
+        state["layouts"] = torch.cat([state["layouts"], torch.stack(rows)])
 
     def compute(self, state: State) -> dict[str, Any]:
         return {**scores(state["confusion"]), **self.segmenter.describe()}
+
+    def resampled(self, state: State, counts: np.ndarray) -> np.ndarray:
+        """mIoU (percent) of each resample: its layouts' pixel counts added (float64 sums of integers below 2**53
+        are exact, so the order of the additions does not matter), then the dataset-wide IoU as in ``scores``."""
+        rows = state["layouts"].to(torch.float64)
+        totals = (torch.from_numpy(counts).to(torch.float64) @ rows.flatten(1)).reshape(len(counts), *rows.shape[1:])
+        iou, present = class_iou(totals[:, 0], totals[:, 1], totals[:, 2])
+        return (100 * (iou * present).sum(1) / present.sum(1)).numpy()

@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 
 from .. import distributed
+from ..errors import UserError
 from ..backbones.base import FeatureBackbone, per_image
 from .base import EvalContext, State
 
@@ -23,13 +25,43 @@ from .base import EvalContext, State
 COMPUTATION = 2
 
 
-def pre_resize(images: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """Resize uint8 ``[B, 3, H, W]`` to ``size`` (H, W) before the backbone (per-paper protocols), else unchanged."""
+PRE_RESIZE_METHODS = ("bilinear", "skimage")
+
+
+def pre_resize(images: torch.Tensor, size: tuple[int, int] | None, method: str = "bilinear") -> torch.Tensor:
+    """Resize uint8 ``[B, 3, H, W]`` to ``size`` (H, W) before the backbone (per-paper protocols), else unchanged:
+    ``bilinear`` is antialiased bilinear rounded back to uint8, ``skimage`` is SDM's scikit-image resize (float32
+    in [0, 255], not rounded; ``skimage_resize``)."""
     from ..datasets.base import resize_image
 
-    if size is None or tuple(images.shape[-2:]) == tuple(size):
+    if size is None:
+        return images
+    if method == "skimage":
+        return skimage_resize(images, size)
+    if tuple(images.shape[-2:]) == tuple(size):
         return images
     return torch.stack([resize_image(image, size, mode="bilinear") for image in images])
+
+
+def scikit_image_transform():
+    """``skimage.transform``, or a ``UserError`` naming the optional extra that installs it."""
+    try:
+        from skimage import transform
+    except ImportError:
+        raise UserError("this protocol resizes images with scikit-image as SDM's evaluation did, and scikit-image "
+                        "is not installed; pip install semsynth-bench[paper]") from None
+    return transform
+
+
+def skimage_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float32 ``[B, 3, H, W]`` in [0, 255]: each uint8 image resized as SDM's ``evaluations/fid_folder/
+    tests_with_FID.py`` did, ``skimage.transform.resize(image.astype(float32), (H, W, 3))`` with scikit-image's
+    defaults (bilinear, reflect padding, Gaussian anti-aliasing when shrinking, output clipped to the input range),
+    not rounded back to uint8 (SDM fed the floats, divided by 255, to Inception). Non-square images are squashed."""
+    transform = scikit_image_transform()
+    resized = [transform.resize(image.permute(1, 2, 0).numpy().astype(np.float32), (*size, 3))
+               for image in images.cpu()]
+    return torch.from_numpy(np.stack(resized).astype(np.float32)).permute(0, 3, 1, 2).contiguous()
 
 
 def reference_cache(backbone: FeatureBackbone, context: EvalContext, kind: str, split: str, limit: int | None,
@@ -49,7 +81,7 @@ def reference_cache(backbone: FeatureBackbone, context: EvalContext, kind: str, 
 
 
 def reference_features(backbone: FeatureBackbone, context: EvalContext, split: str, limit: int | None,
-                       size: tuple[int, int] | None) -> Iterator[torch.Tensor]:
+                       size: tuple[int, int] | None, method: str = "bilinear") -> Iterator[torch.Tensor]:
     """float64 features ``[B, D]`` of the real images of the first ``limit`` examples of ``split``, batch by batch,
     each image through the backbone alone."""
     from .. import load_dataset
@@ -60,7 +92,8 @@ def reference_features(backbone: FeatureBackbone, context: EvalContext, split: s
     for start in progress(range(0, count, context.batch_size), desc=f"reference {context.dataset}/{split}",
                           quiet=context.quiet):
         images = torch.stack([dataset[i].image for i in range(start, min(start + context.batch_size, count))])
-        yield per_image(backbone.features, pre_resize(images, size).to(context.device)).to("cpu", torch.float64)
+        yield per_image(backbone.features, pre_resize(images, size, method).to(context.device)).to("cpu",
+                                                                                                  torch.float64)
 
 
 def computed_once(cache: Path, key: str, compute: Callable[[], State]) -> State:
