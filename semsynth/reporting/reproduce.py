@@ -328,6 +328,11 @@ def write_report(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], options: O
 
         png = published_vs_reproduced(plot_cells, report.with_suffix(".png"))
         lines += ["", f"![published vs reproduced]({png.name})"]
+    if any(records.values()):
+        from .plots.quality import quality_plots
+
+        for png in quality_plots([record for record in records.values() if record], report.parent, report.stem):
+            lines += ["", f"![{png.stem}]({png.name})"]
     lines += _order(plan, records) + _doubts(plan) + _protocol(plan) + _commands(plan, options)
     atomic_write_bytes(report, ("\n".join(lines) + "\n").encode())
     return report
