@@ -1,0 +1,1 @@
+"""Weights-catalog entries per method, torch-free (imported by the method presets)."""

@@ -1,0 +1,30 @@
+"""DP-SIMS weights-catalog entries (torch-free): the paper's discriminator backbone, and the shipped ``shapes``
+backbone and generator. No official DP-SIMS checkpoint exists; real-dataset generators are trained here."""
+
+from ..weights import WeightSpec, register
+
+_NO_OFFICIAL = ("nowhere: no official DP-SIMS checkpoint was released; train one with `bench train --method dpsims "
+                "--dataset {dataset} --out runs/dpsims-{dataset}` (needs the convnext-large-in22k and "
+                "vgg19-torchvision files) and pass runs/dpsims-{dataset}/dpsims_{dataset}.safetensors as checkpoint "
+                "or copy it into the weights folder")
+
+for _dataset in ("ade20k", "cityscapes", "cocostuff"):
+    register(WeightSpec(name=f"dpsims-{_dataset}", file=f"dpsims_{_dataset}.safetensors",
+                        url=_NO_OFFICIAL.format(dataset=_dataset), licence="yours (trained by you)",
+                        users=("dpsims",), note="a DP-SIMS generator trained with this suite (safetensors + config)"))
+
+register(WeightSpec(
+    name="convnext-large-in22k", file="convnext_large.fb_in22k_ft_in1k.safetensors",
+    url="https://huggingface.co/timm/convnext_large.fb_in22k_ft_in1k (model.safetensors, renamed)", licence="MIT",
+    users=("dpsims",), note="timm ConvNeXt-L, ImageNet-21k pretrained: the frozen DP-SIMS discriminator backbone"))
+
+register(WeightSpec(
+    name="dpsims-shapes-backbone", file="dpsims_shapes_backbone.safetensors", url="shipped with semsynth-bench",
+    licence="MIT", users=("dpsims",), shipped=True, sha256=None,
+    note="timm convnext_atto (dims 24-48-96-192, depths 1-1-2-1) pretrained on shapes for multi-label class "
+         "presence (semsynth/methods/dpsims/pretrain.py): the frozen discriminator backbone on shapes"))
+
+register(WeightSpec(
+    name="dpsims-shapes", file="dpsims_shapes.safetensors", url="shipped with semsynth-bench", licence="MIT",
+    users=("dpsims",), shipped=True, sha256=None,
+    note="small DP-SIMS generator trained on shapes (recipe in semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
