@@ -3,10 +3,10 @@ backbone and generator. No official DP-SIMS checkpoint exists; real-dataset gene
 
 from ..weights import WeightSpec, register
 
-_NO_OFFICIAL = ("nowhere: no official DP-SIMS checkpoint was released; train one with `bench train --method dpsims "
-                "--dataset {dataset} --out runs/dpsims-{dataset}` (needs the convnext-large-in22k and "
-                "vgg19-torchvision files) and pass runs/dpsims-{dataset}/dpsims_{dataset}.safetensors as checkpoint "
-                "or copy it into the weights folder")
+_NO_OFFICIAL = ("(none: DP-SIMS released no checkpoint; train it with `bench train --method dpsims --dataset "
+                "{dataset} --out runs/dpsims-{dataset}`, which writes "
+                "runs/dpsims-{dataset}/dpsims_{dataset}.safetensors and needs the convnext-large-in22k and "
+                "vgg19-torchvision files)")
 
 for _dataset in ("ade20k", "cityscapes", "cocostuff"):
     register(WeightSpec(name=f"dpsims-{_dataset}", file=f"dpsims_{_dataset}.safetensors",
@@ -20,7 +20,8 @@ register(WeightSpec(
 
 register(WeightSpec(
     name="dpsims-shapes-backbone", file="dpsims_shapes_backbone.safetensors", url="shipped with semsynth-bench",
-    licence="MIT", users=("dpsims",), shipped=True, sha256=None,
+    licence="MIT", users=("dpsims",), shipped=True,
+    sha256="e519c032ed9297f86aa79b3fc9383cc4493429dc908973ec3abdd1f1f8452e2f",
     note="timm convnext_atto (dims 24-48-96-192, depths 1-1-2-1) pretrained on shapes for multi-label class "
          "presence (semsynth/methods/dpsims/pretrain.py): the frozen discriminator backbone on shapes"))
 

@@ -60,8 +60,7 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
                                    "contrastive_patches": 64, "contrastive_dim": 64, "crop": 32}
 
 SHAPES_RECIPE = (
-    "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 && "
-    "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 0 "
+    "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 "
     "--export semsynth/assets/dpsims_shapes_backbone.safetensors && "
     "bench train --method dpsims --dataset shapes --out runs/dpsims-shapes --steps 6000 --batch-size 8")
 

@@ -6,8 +6,11 @@ paper). ``shapes`` has no ImageNet, so a small timm ConvNeXt learns to name the 
 timm's own format (the classifier's full ``state_dict`` as safetensors), so ``timm.create_model(name,
 pretrained_cfg_overlay=dict(file=...))`` loads it like any timm checkpoint::
 
-    python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 1500 \
+    python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 \
         --export semsynth/assets/dpsims_shapes_backbone.safetensors
+
+(2000 steps of batch 32, AdamW lr 2e-3 one-cycle, seed 0: 17 minutes on one loaded CPU thread; final batch BCE
+~0.3 against 0.62 for the class prior.)
 """
 
 from __future__ import annotations
@@ -102,16 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--export", type=Path, default=None, help="write OUT's latest checkpoint to this file")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="then write OUT's latest checkpoint to this file (--steps 0: only that)")
     args = parser.parse_args(argv)
-    if args.export is not None and (args.out / "checkpoint.pt").exists() and args.steps == 0:
-        print(export(args.out, args.export))
-        return
-    target = pretrain(args.out, args.steps, args.batch_size, args.lr, args.seed)
+    if args.steps:
+        print(pretrain(args.out, args.steps, args.batch_size, args.lr, args.seed))
     if args.export is not None:
         print(export(args.out, args.export))
-    print(target)
-
 
 if __name__ == "__main__":
     main()
