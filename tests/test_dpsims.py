@@ -72,6 +72,8 @@ def test_diversity_loss_hinges_at_the_threshold() -> None:
     tau = losses.diversity_threshold(features, z)
     assert losses.diversity_loss(features, features, z, z + 1, tau) == pytest.approx(float(tau))
     assert losses.diversity_loss(features, features + 100, z, z + 1, tau) == 0
+    assert losses.diversity_loss(features, features, z, z + 1, tau, "relative") == 1   # scale-free: 1 - d / tau
+    assert losses.diversity_loss(features * 5, features * 5 + 1, z, z + 1, tau * 5, "relative") == pytest.approx(0.8)
 
 
 def test_contrastive_prefers_matching_patches() -> None:
@@ -128,3 +130,23 @@ def test_shapes_backbone_config_is_the_shipped_one() -> None:
     assert SHAPES_DISCRIMINATOR["backbone"] == SHAPES_BACKBONE["name"]
     assert SHAPES_DISCRIMINATOR["backbone_kwargs"] == SHAPES_BACKBONE["kwargs"]
     assert json.loads(json.dumps(SHAPES_DISCRIMINATOR)) == SHAPES_DISCRIMINATOR
+
+
+def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path) -> None:
+    import re
+
+    from safetensors.torch import load_file
+
+    from semsynth import weights
+    from semsynth.methods.dpsims.train import train
+
+    out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform",
+                contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4])
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 1
+    shipped = load_file(str(weights.path("dpsims-shapes-backbone")))
+    backbone = {re.sub(r"^(stem|stages)_(\d+)", r"\1.\2", key[len("backbone.net."):]): value
+                for key, value in state["modules"]["D"].items() if key.startswith("backbone.net.")}
+    assert len(backbone) > 10 and all(torch.equal(value, shipped[key].float()) for key, value in backbone.items())
+    image = DPSIMS.from_checkpoint(out).generate(semsynth.load_dataset("shapes", split="val")[0].layout, seed=0)
+    assert image.shape == (3, 64, 64)

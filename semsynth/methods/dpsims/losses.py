@@ -99,7 +99,14 @@ def diversity_threshold(features: torch.Tensor, z: torch.Tensor) -> torch.Tensor
     return pair_distance(features[rows], features[cols], z[rows], z[cols]).mean().detach()
 
 
+HINGES = ("absolute", "relative")
+
+
 def diversity_loss(features_1: torch.Tensor, features_2: torch.Tensor, z_1: torch.Tensor, z_2: torch.Tensor,
-                   tau: torch.Tensor | float) -> torch.Tensor:
-    """The hinge ``max(0, tau - d)`` on two samples of the same layouts, averaged over the batch."""
-    return F.relu(tau - pair_distance(features_1, features_2, z_1, z_2)).mean()
+                   tau: torch.Tensor | float, hinge: str = "absolute") -> torch.Tensor:
+    """The hinge on two samples of the same layouts, averaged over the batch: ``max(0, tau - d)`` (``absolute``,
+    the paper's) or ``max(0, 1 - d / tau)`` (``relative``: independent of the feature scale)."""
+    distance = pair_distance(features_1, features_2, z_1, z_2)
+    if hinge == "relative":
+        return F.relu(1 - distance / tau).mean()
+    return F.relu(tau - distance).mean()

@@ -93,8 +93,10 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                         f"{', '.join(sorted({*settings, *net_options}))}")
     for key, value in check_settings("dpsims training", options, {}, {**settings, **net_options}).items():
         (settings if key in preset.training else net_options)[key] = value
-    if settings["sampling"] not in SAMPLING or settings["div_space"] not in ("feature", "image"):
-        raise UserError("sampling must be uniform or balanced and div_space feature or image")
+    if (settings["sampling"] not in SAMPLING or settings["div_space"] not in ("feature", "image")
+            or settings["div_hinge"] not in losses.HINGES):
+        raise UserError("sampling must be uniform or balanced, div_space feature or image, div_hinge absolute or "
+                        "relative")
     batch_size = batch_size or preset.batch_size
     use_instances = preset.instances if instances is None else instances
     data = load_dataset(dataset, root=data_root, split="train")
@@ -147,7 +149,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                 tau = (losses.diversity_threshold(space[:count], z[:count]) if settings["div_tau"] == "auto"
                        else float(settings["div_tau"]))
                 result["G_div"] = settings["lambda_div"] * losses.diversity_loss(
-                    space[:count], space[count:], z[:count], z[count:], tau)
+                    space[:count], space[count:], z[:count], z[count:], tau, settings["div_hinge"])
             return result
 
         def discriminator_losses(real: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
@@ -191,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.export is not None:
         print(export(args.out, args.export))
         return
-    options = dict(item.split("=", 1) for item in args.set)
+    from ...cli import _key_values
+
+    options = _key_values(args.set)
     print(train(args.dataset, args.out, steps=args.steps, batch_size=args.batch_size, device=args.device,
                 ckpt_every=args.ckpt_every, **options))
 
