@@ -92,7 +92,7 @@ def test_generator_uses_noise_and_layout() -> None:
     layout = torch.zeros(1, 11, 16, 16)
     layout[:, 2] = 1
     z = torch.randn(2, 8)
-    out, features = net.features(layout.expand(2, -1, -1, -1), z)
+    out, features = net(layout.expand(2, -1, -1, -1), z, with_features=True)
     assert out.shape == (2, 3, 16, 16) and features.shape[1] == 8
     assert not torch.allclose(out[0], out[1])
     other = torch.zeros_like(layout)

@@ -141,8 +141,8 @@ class SPADEResBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """``forward(label_map, z)`` -> RGB ``[B, 3, H, W]`` (unbounded; [-1, 1] after clamping); ``features`` also
-    returns the penultimate features (the diversity loss's distance space)."""
+    """``forward(label_map, z)`` -> RGB ``[B, 3, H, W]`` (unbounded; [-1, 1] after clamping); ``with_features``
+    also returns the penultimate features (the diversity loss's distance space)."""
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
@@ -169,8 +169,10 @@ class Generator(nn.Module):
         w = self.mapping(F.normalize(z, dim=1))
         return w.reshape(z.shape[0], self.config.noise_tokens, -1)
 
-    def features(self, label_map: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(image, penultimate features) of ``label_map`` ``[B, label_channels, H, W]`` and ``z`` ``[B, z_dim]``."""
+    def forward(self, label_map: torch.Tensor, z: torch.Tensor, with_features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The image of ``label_map`` ``[B, label_channels, H, W]`` and ``z`` ``[B, z_dim]``; with
+        ``with_features`` also the penultimate features (a flag, not a method, so that it works under DDP)."""
         tokens = self.tokens(z)
         pyramid, x = [], label_map
         for block, project in zip(self.encoder, self.to_pyramid):
@@ -181,8 +183,5 @@ class Generator(nn.Module):
             if i:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = block(x, pyramid[-1 - i])
-        return self.to_rgb(F.leaky_relu(x, 0.2)), x
-
-    def forward(self, label_map: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.features(label_map, z)[0]
-
+        image = self.to_rgb(F.leaky_relu(x, 0.2))
+        return (image, x) if with_features else image

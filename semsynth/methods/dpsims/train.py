@@ -136,7 +136,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
         z = torch.randn(2 * count, generator.config.z_dim, generator=trainer.generator).to(trainer.device)
 
         def generator_losses() -> dict[str, torch.Tensor]:
-            fakes, penultimate = trainer.modules["G"].features(torch.cat([inputs, inputs]), z)
+            fakes, penultimate = trainer.modules["G"](torch.cat([inputs, inputs]), z, True)
             cache["fake"] = fakes[:count].detach()
             logits = trainer.modules["D"](torch.cat([fakes, real]))[: 2 * count]
             result = {"G_gan": settings["lambda_gan"] * losses.generator_loss(
