@@ -73,7 +73,11 @@ def test_diversity_loss_hinges_at_the_threshold() -> None:
     assert losses.diversity_loss(features, features, z, z + 1, tau) == pytest.approx(float(tau))
     assert losses.diversity_loss(features, features + 100, z, z + 1, tau) == 0
     assert losses.diversity_loss(features, features, z, z + 1, tau, "relative") == 1   # scale-free: 1 - d / tau
-    assert losses.diversity_loss(features * 5, features * 5 + 1, z, z + 1, tau * 5, "relative") == pytest.approx(0.8)
+    other = features + 0.3 * torch.randn_like(features)
+    relative = losses.diversity_loss(features, other, z, z + 1, tau, "relative")
+    assert 0 < relative < 1
+    scaled = losses.diversity_loss(5 * features, 5 * other, z, z + 1, 5 * tau, "relative")
+    assert scaled == pytest.approx(float(relative))
 
 
 def test_contrastive_prefers_matching_patches() -> None:
