@@ -27,5 +27,6 @@ register(WeightSpec(
 
 register(WeightSpec(
     name="dpsims-shapes", file="dpsims_shapes.safetensors", url="shipped with semsynth-bench", licence="MIT",
-    users=("dpsims",), shipped=True, sha256=None,
-    note="small DP-SIMS generator trained on shapes (recipe in semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
+    users=("dpsims",), shipped=True, sha256="95f17b2a8bd3d0c3c4c75b67d4296113a6e7e4f086df56b8a630a05374262a51",
+    note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes for 2000 steps of batch 8 on one "
+         "loaded CPU thread, ~60 min (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
