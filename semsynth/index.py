@@ -9,6 +9,9 @@ from typing import Any
 # kind -> name -> (module that registers it, summary as `describe` renders it from the class)
 BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
     "method": {
+        "dpsims": ("semsynth.methods.dpsims.method",
+                   "DP-SIMS (Berrada et al., CVPR 2024): a GAN trained against a frozen pretrained-backbone "
+                   "discriminator."),
         "inade": ("semsynth.methods.inade.method",
                   "INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."),
         "real": ("semsynth.methods.real",

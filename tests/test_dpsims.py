@@ -1,0 +1,156 @@
+"""DP-SIMS: the discriminator's backbone gets no update, the losses, the generator, the method's weights format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import semsynth
+from semsynth.errors import MissingWeightsError
+from semsynth.methods.dpsims import losses
+from semsynth.methods.dpsims.discriminator import Discriminator, DiscriminatorConfig
+from semsynth.methods.dpsims.generator import Generator, GeneratorConfig
+from semsynth.methods.dpsims.method import DPSIMS, label_map
+from semsynth.methods.dpsims.pretrain import SHAPES_BACKBONE, classifier
+from semsynth.methods.dpsims.sampling import Balanced
+
+TINY_BACKBONE = {"dims": [8, 16, 24, 32], "depths": [1, 1, 1, 1]}
+TINY_G = GeneratorConfig(label_channels=11, resolution=(16, 16), encoder_channels=(8, 8, 16),
+                         block_types=("conv", "pyramid", "pyramid"), pyramid_channels=8, image_channels=(16, 8, 8),
+                         spade_hidden=8, w_dim=32, noise_tokens=2, z_dim=8)
+
+
+def tiny_backbone_file(tmp_path):
+    """A timm-format file (full classifier state_dict, safetensors) of a random tiny convnext."""
+    from safetensors.torch import save_file
+
+    net = classifier(10, {"name": "convnext_atto", "kwargs": TINY_BACKBONE})
+    file = tmp_path / "backbone.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(file))
+    return file, net.state_dict()
+
+
+def test_backbone_gets_no_gradient_update(tmp_path) -> None:
+    file, stored = tiny_backbone_file(tmp_path)
+    config = DiscriminatorConfig(backbone_kwargs=TINY_BACKBONE, full_channels=8, penultimate_channels=8)
+    disc = Discriminator(config, pretrained_file=file)
+    backbone = {k: v.clone() for k, v in disc.backbone.net.state_dict().items()}
+    assert torch.equal(backbone["stem_0.weight"], stored["stem.0.weight"])   # the file's weights, loaded by timm
+    decoder = {k: v.clone() for k, v in disc.classify.state_dict().items()}
+    optimizer = torch.optim.Adam([p for p in disc.parameters() if p.requires_grad], lr=1e-2)
+    disc.train()
+    images = torch.rand(2, 3, 32, 32, requires_grad=True) * 2 - 1
+    labels = torch.randint(0, 10, (2, 32, 32))
+    logits = disc(images)
+    assert logits.shape == (2, 11, 32, 32)
+    loss = losses.discriminator_loss(logits[:1], logits[1:], labels[1:], gamma=2.0, weighted=True)
+    loss.backward()
+    optimizer.step()
+    assert all(p.grad is None and not p.requires_grad for p in disc.backbone.parameters())
+    assert not any(m.training for m in disc.backbone.modules())          # eval-mode norms under .train()
+    assert all(torch.equal(v, backbone[k]) for k, v in disc.backbone.net.state_dict().items())
+    assert not all(torch.equal(v, decoder[k]) for k, v in disc.classify.state_dict().items())   # decoder learns
+    finetuned = Discriminator(DiscriminatorConfig(backbone_kwargs=TINY_BACKBONE, frozen=False, full_channels=8,
+                                                  penultimate_channels=8))
+    assert all(p.requires_grad for p in finetuned.backbone.parameters())   # the S6 ablation trains it
+
+
+def test_class_weights_and_focal_loss() -> None:
+    labels = torch.tensor([[[0, 0, 0, 1]]])
+    weights = losses.class_weights(labels, 3)
+    assert torch.allclose(weights[labels == 0].sum(), weights[labels == 1].sum())   # equal class contributions
+    logits = torch.randn(1, 4, 1, 4)
+    plain = torch.nn.functional.cross_entropy(logits, labels)
+    assert torch.allclose(losses.focal_loss(logits, labels, None, 0.0), plain)
+    assert losses.focal_loss(logits, labels, None, 2.0) < plain
+
+
+def test_diversity_loss_hinges_at_the_threshold() -> None:
+    features, z = torch.randn(4, 8, 4, 4), torch.randn(4, 6)
+    tau = losses.diversity_threshold(features, z)
+    assert losses.diversity_loss(features, features, z, z + 1, tau) == pytest.approx(float(tau))
+    assert losses.diversity_loss(features, features + 100, z, z + 1, tau) == 0
+    assert losses.diversity_loss(features, features, z, z + 1, tau, "relative") == 1   # scale-free: 1 - d / tau
+    other = features + 0.3 * torch.randn_like(features)
+    relative = losses.diversity_loss(features, other, z, z + 1, tau, "relative")
+    assert 0 < relative < 1
+    scaled = losses.diversity_loss(5 * features, 5 * other, z, z + 1, 5 * tau, "relative")
+    assert scaled == pytest.approx(float(relative))
+
+
+def test_contrastive_prefers_matching_patches() -> None:
+    stages = lambda x: [x]  # noqa: E731
+    loss = losses.PatchContrastive(stages, [3], dim=16, patches=32)
+    real = torch.randn(2, 3, 8, 8)
+    rng = torch.Generator().manual_seed(0)
+    same = loss(real, real, rng)
+    rng = torch.Generator().manual_seed(0)
+    assert same < loss(real.flip(-1), real, rng)
+
+
+def test_generator_uses_noise_and_layout() -> None:
+    torch.manual_seed(0)
+    net = Generator(TINY_G).eval()
+    layout = torch.zeros(1, 11, 16, 16)
+    layout[:, 2] = 1
+    z = torch.randn(2, 8)
+    out, features = net(layout.expand(2, -1, -1, -1), z, with_features=True)
+    assert out.shape == (2, 3, 16, 16) and features.shape[1] == 8
+    assert not torch.allclose(out[0], out[1])
+    other = torch.zeros_like(layout)
+    other[:, 5] = 1
+    assert not torch.allclose(net(other, z[:1]), out[:1])
+
+
+def test_method_round_trip_and_missing_weights(tmp_path) -> None:
+    torch.manual_seed(0)
+    config = GeneratorConfig(**{**TINY_G.to_dict(), "resolution": (64, 64), "encoder_channels": (4, 4, 4),
+                                "image_channels": (4, 4, 4), "pyramid_channels": 4, "spade_hidden": 4})
+    method = DPSIMS.from_generator(Generator(config), instances=True)
+    layout = semsynth.load_dataset("shapes", split="val")[0].layout
+    image = method.generate(layout, seed=3)
+    assert image.dtype == torch.uint8 and image.shape == (3, 64, 64)
+    method.save(tmp_path / "g.safetensors")
+    loaded = DPSIMS.from_checkpoint(tmp_path / "g.safetensors")
+    assert torch.allclose(loaded.generate(layout, seed=3).float(), image.float(), atol=2)   # fp16 file
+    assert torch.equal(loaded.generate(layout, seed=3), loaded.generate_batch([layout, layout], [3, 3])[1])
+    assert label_map([layout], 10, True).shape == (1, 11, 64, 64)
+    with pytest.raises(MissingWeightsError, match="bench train --method dpsims --dataset ade20k"):
+        DPSIMS(dataset="ade20k")
+
+
+def test_balanced_sampling_is_deterministic_and_class_uniform() -> None:
+    data = semsynth.load_dataset("shapes", split="train")
+    view = Balanced(data, pool=40, seed=1)
+    assert view[5].id == Balanced(data, pool=40, seed=1)[5].id
+    assert len(view.members) == data.label_space.num_classes
+
+
+def test_shapes_backbone_config_is_the_shipped_one() -> None:
+    from semsynth.methods.dpsims.presets import SHAPES_DISCRIMINATOR
+
+    assert SHAPES_DISCRIMINATOR["backbone"] == SHAPES_BACKBONE["name"]
+    assert SHAPES_DISCRIMINATOR["backbone_kwargs"] == SHAPES_BACKBONE["kwargs"]
+    assert json.loads(json.dumps(SHAPES_DISCRIMINATOR)) == SHAPES_DISCRIMINATOR
+
+
+def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path) -> None:
+    import re
+
+    from safetensors.torch import load_file
+
+    from semsynth import weights
+    from semsynth.methods.dpsims.train import train
+
+    out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform",
+                contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4])
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 1
+    shipped = load_file(str(weights.path("dpsims-shapes-backbone")))
+    backbone = {re.sub(r"^(stem|stages)_(\d+)", r"\1.\2", key[len("backbone.net."):]): value
+                for key, value in state["modules"]["D"].items() if key.startswith("backbone.net.")}
+    assert len(backbone) > 10 and all(torch.equal(value, shipped[key].float()) for key, value in backbone.items())
+    image = DPSIMS.from_checkpoint(out).generate(semsynth.load_dataset("shapes", split="val")[0].layout, seed=0)
+    assert image.shape == (3, 64, 64)
