@@ -1,0 +1,1 @@
+"""Weights-catalog entries as torch-free data, one module per method family."""
