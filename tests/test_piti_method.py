@@ -12,6 +12,7 @@ from semsynth.diffusion.schedules import cosine_betas, linear_betas
 from semsynth.errors import MissingWeightsError, UserError
 from semsynth.methods.piti import PITI
 from semsynth.methods.piti.model import PITIModel
+from semsynth.methods.piti.presets import SHAPES_CONFIGS
 from semsynth.methods.piti.train import train
 from tests.method_contract import run_contract
 
@@ -37,6 +38,17 @@ def layouts():
     return [data.layout(i) for i in range(2)]
 
 
+def test_batches_equal_single_generation_with_guidance(layouts) -> None:
+    """The full contract runs on the shipped weights in test_method_contract; here the guided path on 3 layouts."""
+    method = PITI.from_nets(*tiny_nets(), **FAST)
+    three = layouts + [Shapes(split="val").layout(2)]
+    seeds = [3, 10, 17]
+    batch = method.generate_batch(three, seeds)
+    assert all(torch.equal(batch[i], method.generate(three[i], seeds[i])) for i in range(3))
+    assert not torch.equal(method.generate(three[0], 4), batch[0])
+
+
+@pytest.mark.slow
 def test_contract_with_guidance_and_both_stages() -> None:
     run_contract(PITI.from_nets(*tiny_nets(), **FAST))
 
@@ -78,22 +90,37 @@ def test_colour_mask_follows_the_layout_and_the_palette(layouts) -> None:
     assert ref.min() >= -1 and ref.max() <= 1
 
 
-def test_training_stages_freeze_resume_and_export(tmp_path) -> None:
-    small = dict(steps=2, batch_size=2, quiet=True, log_every=1, ckpt_every=1)
-    prior = train("shapes", tmp_path / "prior", stage="prior", **small)
-    stage1 = train("shapes", tmp_path / "s1", stage="1", prior=prior, **small)
+SMALL = dict(steps=2, batch_size=2, quiet=True, log_every=1, ckpt_every=1)
+
+
+def test_stage_1_trains_the_encoder_against_the_frozen_prior(tmp_path) -> None:
     from semsynth import checkpoints
 
+    # two prior steps: after one, only the zero-initialised output conv has moved, so nothing depends on the mask
+    prior = train("shapes", tmp_path / "prior", stage="prior", **dict(SMALL, ema_decay=0.0))
+    stage1 = train("shapes", tmp_path / "s1", stage="1", prior=prior, **dict(SMALL, steps=1, ema_decay=0.0))
     prior_state, s1_state = checkpoints.load(prior)[0], checkpoints.load(stage1)[0]
     assert all(torch.equal(prior_state[key], s1_state[f"decoder.{key}"]) for key in prior_state)
-    base = train("shapes", tmp_path / "s2", stage="2", prior=prior, init=stage1, **dict(small, steps=1))
-    again = train("shapes", tmp_path / "s2", stage="2", prior=prior, init=stage1, **small)   # resumes 1 -> 2
+    torch.manual_seed(0)   # train's seed: the initial weights of stage 1
+    initial = PITIModel(**SHAPES_CONFIGS["base"]).state_dict()["encoder.cnn.conv1.weight"].half()
+    assert not torch.equal(s1_state["encoder.cnn.conv1.weight"], initial)
+    with pytest.raises(UserError, match="pretrained decoder"):
+        train("shapes", tmp_path / "bad", stage="1", **SMALL)
+
+
+@pytest.mark.slow
+def test_stage_2_resumes_and_the_adversarial_upsampler_exports_weights_that_load(tmp_path) -> None:
+    from semsynth import checkpoints
+
+    prior = train("shapes", tmp_path / "prior", stage="prior", **SMALL)
+    stage1 = train("shapes", tmp_path / "s1", stage="1", prior=prior, **SMALL)
+    base = train("shapes", tmp_path / "s2", stage="2", prior=prior, init=stage1, **dict(SMALL, steps=1))
+    again = train("shapes", tmp_path / "s2", stage="2", prior=prior, init=stage1, **SMALL)   # resumes 1 -> 2
     assert again == base and torch.load(tmp_path / "s2" / "checkpoint.pt", weights_only=True)["step"] == 2
+    prior_state = checkpoints.load(prior)[0]
     assert not torch.equal(checkpoints.load(base)[0]["decoder.out.2.weight"], prior_state["out.2.weight"])
-    up = train("shapes", tmp_path / "up", stage="upsample", adv_start=0, **small)
+    up = train("shapes", tmp_path / "up", stage="upsample", adv_start=0, **SMALL)
     log = (tmp_path / "up" / "log.jsonl").read_text()
     assert '"GP"' in log and '"adv"' in log
     method = PITI(dataset="shapes", checkpoint=base, upsample_weights=str(up), **FAST)
     assert method.generate(Shapes(split="val").layout(0), 0).shape == (3, 64, 64)
-    with pytest.raises(UserError, match="pretrained decoder"):
-        train("shapes", tmp_path / "bad", stage="1", **small)

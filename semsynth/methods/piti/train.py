@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -56,22 +56,22 @@ def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
 
 
-def diffusion_losses(net: PITIModel, process: GaussianProcess, x_start: torch.Tensor, tokens: torch.Tensor,
-                     generator: torch.Generator, low_res: torch.Tensor | None = None
+def diffusion_losses(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: GaussianProcess,
+                     x_start: torch.Tensor, generator: torch.Generator
                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The hybrid loss at uniform t (the net sees t as float, rescale_timesteps) and the clamped x0 prediction."""
+    """The hybrid loss at uniform t of ``model(x_t, t)`` (t as float, rescale_timesteps) and the clamped x0
+    prediction."""
     batch = len(x_start)
     t = torch.randint(0, process.num_steps, (batch,), generator=generator).to(x_start.device)
     noise = torch.randn(x_start.shape, generator=generator).to(x_start.device)
     x_t = process.add_noise(x_start, t, noise)
-    output = net.decode(x_t, process.model_time(t).float(), tokens, low_res)
+    output = model(x_t, process.model_time(t).float())
     x0 = process.x0_from_eps(x_t, t, output[:, :3]).clamp(-1, 1)
     return hybrid_loss(process, output, x_start, x_t, t, noise), x0
 
 
-def null_tokens(net: PITIModel, batch: int, device: torch.device) -> torch.Tensor:
+def null_tokens(width: int, batch: int, device: torch.device) -> torch.Tensor:
     """The prior's condition: one zero encoder token and a zero global embedding (an empty caption's stand-in)."""
-    width = net.encoder.final_ln.normalized_shape[0]
     return torch.zeros(batch, width, 2, device=device)
 
 
@@ -79,6 +79,7 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
     """The Trainer step of ``stage`` (``prior``, ``1``, ``1b``, ``2``: the base model; ``upsample``)."""
     size = None if stage == "upsample" else preset.base_size
     base = preset.base_size
+    width = net.encoder.final_ln.normalized_shape[0]
 
     def step_fn(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
         generator = trainer.generator
@@ -87,15 +88,23 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
         if stage == "upsample":
             low_res = downsample(full, base)
             low_res = (127.5 * (low_res + 1)).round() / 127.5 - 1   # 8-bit, as the base stage hands it over
-        tokens = null_tokens(net, len(x_start), trainer.device) if stage == "prior" else net.encode(refs)
+        trained = trainer.modules["G"]   # called through forward, so that DDP synchronises its gradients
+        if stage == "prior":
+            tokens = null_tokens(width, len(x_start), trainer.device)
+
+            def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return trained(x, t, global_embedding=tokens[..., -1], encoder_tokens=tokens[..., :-1])
+        else:
+            def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return trained(x, t, refs, low_res)
         if stage != "upsample" or settings["adversarial"] == 0 or step < settings["adv_start"]:
-            losses, _ = diffusion_losses(net, process, x_start, tokens, generator, low_res)
+            losses, _ = diffusion_losses(model, process, x_start, generator)
             trainer.optimize("G", losses["loss"])
             return {name: value.item() for name, value in losses.items()}
         fakes = []
 
         def generator_losses() -> dict[str, torch.Tensor]:
-            losses, x0 = diffusion_losses(net, process, x_start, tokens, generator, low_res)
+            losses, x0 = diffusion_losses(model, process, x_start, generator)
             fakes.append(x0.detach())
             return {"loss": losses["loss"], "adv": -settings["adversarial"] * trainer.modules["D"](x0).mean()}
 
