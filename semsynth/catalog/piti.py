@@ -25,18 +25,23 @@ SHAPES_RECIPE = {
     "piti-shapes-prior": "bench train --method piti --dataset shapes --set stage=prior --out runs/piti-prior",
     "piti-shapes-base": "bench train --method piti --dataset shapes --set stage=1 "
                         "--set prior=runs/piti-prior/piti_shapes_prior.safetensors --out runs/piti-1; "
-                        "... --set stage=1b --set prior=<prior> --set init=runs/piti-1/piti_shapes_stage1.safetensors "
-                        "--out runs/piti-1b; ... --set stage=2 --set prior=<prior> "
+                        "the same with --set stage=1b --set init=runs/piti-1/piti_shapes_stage1.safetensors "
+                        "--out runs/piti-1b; the same with --set stage=2 "
                         "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --out runs/piti-2",
     "piti-shapes-upsample": "bench train --method piti --dataset shapes --set stage=upsample --out runs/piti-upsample",
 }
-SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors", None,
+SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                                       "unconditional decoder trained on shapes images (GLIDE base.pt's stand-in)"),
-                "piti-shapes-base": ("piti_shapes_base.safetensors", None,
+                "piti-shapes-base": ("piti_shapes_base.safetensors",
                                      "32x32 base model finetuned from the prior in two stages"),
-                "piti-shapes-upsample": ("piti_shapes_upsample.safetensors", None,
+                "piti-shapes-upsample": ("piti_shapes_upsample.safetensors",
                                          "32->64 upsampler trained with the PatchGAN/WGAN-GP loss")}
-for _name, (_file, _sha, _note) in SHAPES_FILES.items():
-    register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)", sha256=_sha,
-                        licence="MIT", users=("piti",), shipped=True,
+SHAPES_SHA256 = {
+    "piti-shapes-prior": "da31e1795fc660d10a9870e198d880fc8c5b8977520d698e38a7141aa87bd5d6",
+    "piti-shapes-base": None,
+    "piti-shapes-upsample": None,
+}
+for _name, (_file, _note) in SHAPES_FILES.items():
+    register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)",
+                        sha256=SHAPES_SHA256[_name], licence="MIT", users=("piti",), shipped=True,
                         note=f"{_note}; 2-core CPU: {SHAPES_RECIPE[_name]}"))
