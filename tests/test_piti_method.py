@@ -124,3 +124,10 @@ def test_stage_2_resumes_and_the_adversarial_upsampler_exports_weights_that_load
     assert '"GP"' in log and '"adv"' in log
     method = PITI(dataset="shapes", checkpoint=base, upsample_weights=str(up), **FAST)
     assert method.generate(Shapes(split="val").layout(0), 0).shape == (3, 64, 64)
+
+
+def test_shipped_shapes_files_match_the_catalog() -> None:
+    from semsynth import weights
+
+    for name in ("piti-shapes-prior", "piti-shapes-base", "piti-shapes-upsample"):
+        assert weights.verify(name) == "ok", name
