@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ... import checkpoints
+from ... import checkpoints, weights
 from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import named_betas
@@ -20,7 +20,7 @@ from ...errors import UserError
 from ...training import TrainConfig, Trainer
 from ...types import Example
 from ..settings import Setting, check_settings
-from .adversarial import PatchDiscriminator, gradient_penalty
+from .adversarial import PatchDiscriminator, VGGPerceptual, gradient_penalty
 from .model import PITIModel
 from .palette import colour_mask, to_ref
 from .presets import PITIPreset, preset_for
@@ -75,8 +75,10 @@ def null_tokens(width: int, batch: int, device: torch.device) -> torch.Tensor:
     return torch.zeros(batch, width, 2, device=device)
 
 
-def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianProcess, settings: dict[str, Any]):
-    """The Trainer step of ``stage`` (``prior``, ``1``, ``1b``, ``2``: the base model; ``upsample``)."""
+def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianProcess, settings: dict[str, Any],
+              perceptual: VGGPerceptual | None = None):
+    """The Trainer step of ``stage`` (``prior``, ``1``, ``1b``, ``2``: the base model; ``upsample``, whose
+    perceptual and adversarial terms start at step ``adv_start``)."""
     size = None if stage == "upsample" else preset.base_size
     base = preset.base_size
     width = net.encoder.final_ln.normalized_shape[0]
@@ -97,16 +99,18 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
         else:
             def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return trained(x, t, refs, low_res)
-        if stage != "upsample" or settings["adversarial"] == 0 or step < settings["adv_start"]:
-            losses, _ = diffusion_losses(model, process, x_start, generator)
-            trainer.optimize("G", losses["loss"])
-            return {name: value.item() for name, value in losses.items()}
-        fakes = []
+        extras = stage == "upsample" and step >= settings["adv_start"]
 
         def generator_losses() -> dict[str, torch.Tensor]:
             losses, x0 = diffusion_losses(model, process, x_start, generator)
             fakes.append(x0.detach())
-            return {"loss": losses["loss"], "adv": -settings["adversarial"] * trainer.modules["D"](x0).mean()}
+            terms.update(mse=losses["mse"].item(), vb=losses["vb"].item())
+            out = {"loss": losses["loss"]}
+            if extras and perceptual is not None:
+                out["perceptual"] = settings["perceptual"] * perceptual(x0, x_start)
+            if extras and settings["adversarial"] > 0:
+                out["adv"] = -settings["adversarial"] * trainer.modules["D"](x0).mean()
+            return out
 
         def discriminator_losses(real: torch.Tensor):
             real_scores = trainer.modules["D"](real)
@@ -114,7 +118,13 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
             penalty = 10.0 * gradient_penalty(trainer.modules["D"], real, fakes[0], generator)
             return {"D": wgan, "GP": penalty}, [real_scores]
 
-        return trainer.gan_step(generator_losses, discriminator_losses, x_start)
+        fakes: list[torch.Tensor] = []
+        terms: dict[str, float] = {}
+        if extras and settings["adversarial"] > 0:
+            return {**trainer.gan_step(generator_losses, discriminator_losses, x_start), **terms}
+        losses = generator_losses()
+        trainer.optimize("G", sum(losses.values()))
+        return {**{name: value.item() for name, value in losses.items()}, **terms}
 
     return step_fn
 
@@ -142,13 +152,15 @@ def build(preset: PITIPreset, stage: str, prior: str | Path | None, init: str | 
 def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | None = None,
           init: str | Path | None = None, data_root: str | Path | None = None, device: str = "cpu",
           resume: bool = True, seed: int = 0, log_every: int = 50, ckpt_every: int = 250, quiet: bool = False,
-          amp: str | None = None, grad_clip: float | None = None, **options: Any) -> Path:
+          amp: str | None = None, grad_clip: float | None = None, vgg: str | Path | None = None,
+          **options: Any) -> Path:
     """Train one PITI stage on ``dataset``; writes the EMA weights (fp16) as ``out_dir/piti_<dataset>_<stage>``.
 
     ``options`` override the preset's recipe of the stage: ``steps``, ``batch_size``, ``lr``, ``uncond_p``
     (condition dropout), ``ema_decay``, the upsampler's ``perceptual`` / ``adversarial`` weights and
     ``adv_start``, the discriminator width ``ndf``, and ``data_fraction`` (train on the first fraction of the
-    split, for the data-size study).
+    split, for the data-size study). The perceptual loss reads torchvision's VGG19 (catalog ``vgg19-torchvision``,
+    or the file ``vgg``).
     Resumes from ``out_dir``."""
     from ... import load_dataset
 
@@ -166,9 +178,9 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
         raise UserError(f"unknown piti training option(s) {', '.join(unknown)}; use {', '.join(OPTION_TYPES)}, "
                         f"stage, prior, init, seed, log_every or ckpt_every")
     settings = {**defaults, **check_settings("piti training", options, OPTION_TYPES, defaults)}
-    if settings["perceptual"] > 0:
-        raise UserError("the perceptual loss needs a local VGG19 file, which this port does not load yet; "
-                        "use --set perceptual=0")
+    perceptual = None
+    if stage == "upsample" and settings["perceptual"] > 0:
+        perceptual = VGGPerceptual(weights.path("vgg19-torchvision", vgg))
     out_dir = Path(out_dir)
     if not resume and (out_dir / "checkpoint.pt").exists():
         raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True or another --out")
@@ -192,7 +204,7 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
     record = {"dataset": dataset, "stage": stage, "prior": str(prior) if prior else None,
               "init": str(init) if init else None, "seed": seed, "config": net.config, **settings}
     trainer.write(lambda folder: (folder / "train_options.json").write_text(json.dumps(record, indent=1)))
-    trainer.fit(make_step(net, stage, preset, process, settings), data)
+    trainer.fit(make_step(net, stage, preset, process, settings, perceptual), data)
     target = out_dir / f"{WEIGHT_NAMES[stage].format(dataset)}.safetensors"
     trainer.write(lambda folder: checkpoints.save(target, trainer.weights("G"), net.config, half=True))
     return target
