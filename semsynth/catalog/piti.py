@@ -38,8 +38,8 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                                          "32->64 upsampler trained with the PatchGAN/WGAN-GP loss")}
 SHAPES_SHA256 = {
     "piti-shapes-prior": "da31e1795fc660d10a9870e198d880fc8c5b8977520d698e38a7141aa87bd5d6",
-    "piti-shapes-base": "493a17fe4dfc1fdaf8f1bad39152ddf51e8bfcb7ea58d0b53979c664f53026c9",
-    "piti-shapes-upsample": "93563d99150e90d5e0491a2f10616fce7cc3b31bf9bf141c9b80a8f3bae3950f",
+    "piti-shapes-base": "e2c233af7242464b21952a7c7b2cd1fbb8fd9ef996f58d469efb035c47d89cff",
+    "piti-shapes-upsample": "aaa09a0b010e753319efe577b5ce4da7d5cfa3c5f9496e6e13c8e0a333d84745",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():
     register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)",

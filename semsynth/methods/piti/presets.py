@@ -79,8 +79,8 @@ SHAPES_TRAINING = {
     "prior": dict(steps=600, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.995),
     "1": dict(steps=100, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995),
     "1b": dict(steps=30, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=300, batch_size=8, lr=5e-4, uncond_p=0.2, ema_decay=0.995),
-    "upsample": dict(steps=500, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995, perceptual=0.0,
+    "2": dict(steps=750, batch_size=8, lr=5e-4, uncond_p=0.2, ema_decay=0.995),
+    "upsample": dict(steps=750, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995, perceptual=0.0,
                      adversarial=0.01, adv_start=100, ndf=32),
 }
 
