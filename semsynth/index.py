@@ -14,6 +14,9 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                    "discriminator."),
         "inade": ("semsynth.methods.inade.method",
                   "INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."),
+        "piti": ("semsynth.methods.piti.method",
+                 "PITI (Wang et al. 2022): a mask encoder over a pretrained diffusion decoder, then a diffusion "
+                 "upsampler."),
         "real": ("semsynth.methods.real",
                  "Returns each layout's real image (one per layout: it is deterministic). A reference, not a method."),
         "sdm": ("semsynth.methods.sdm.method",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("backbones", "segmenters", "sdm", "inade", "dpsims")
+FAMILIES = ("backbones", "segmenters", "sdm", "inade", "dpsims", "piti")
 
 
 def load() -> None:

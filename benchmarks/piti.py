@@ -1,0 +1,60 @@
+"""Speed of PITI sampling on ``shapes`` (prints images/s, CPU seconds per image, peak memory and the batch's mIoU
+under ``shapes-segnet`` as a quality check): the official schedule (ancestral 250 respaced base steps + the
+fast27 upsampler) against our fast samplers for both stages, with the shipped checkpoints when present, else
+random weights of the same configuration.
+
+Run: ``python benchmarks/piti.py [--batch B]`` (with ``OMP_NUM_THREADS`` set to the threads you mean to measure).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from sdm import peak_memory, timed
+
+# (base sampler, base steps, upsampler sampler, upsampler steps); 27 ancestral upsampler steps = official fast27
+RUNS = (("ddpm", 250, "ddpm", 27), ("ddim", 25, "ddim", 10), ("dpm-solver++", 20, "dpm-solver++", 10),
+        ("dpm-solver++", 10, "dpm-solver++", 5))
+
+
+def miou(images: torch.Tensor, layouts: list) -> float:
+    import semsynth
+
+    segmenter = semsynth.load_segmenter("shapes-segnet", dataset="shapes")
+    predicted = segmenter.predict(images)
+    scores = []
+    for labels, layout in zip(predicted, layouts):
+        for cls in layout.labels.unique():
+            truth, guess = layout.labels == cls, labels == cls
+            scores.append((truth & guess).sum() / (truth | guess).sum())
+    return 100 * float(torch.stack(scores).float().mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args()
+    from semsynth import weights
+    from semsynth.datasets.shapes import Shapes
+    from semsynth.methods.piti import PITI
+    from semsynth.methods.piti.model import PITIModel
+    from semsynth.methods.piti.presets import SHAPES_CONFIGS
+
+    layouts = [Shapes(split="val").layout(index) for index in range(args.batch)]
+    shipped = weights.find("piti-shapes-base") is not None and weights.find("piti-shapes-upsample") is not None
+    for sampler, steps, up_sampler, up_steps in RUNS:
+        settings = dict(sampler=sampler, steps=steps, up_sampler=up_sampler, up_steps=up_steps,
+                        up_temperature=0.997 if up_sampler == "ddpm" else 1.0)
+        method = PITI(dataset="shapes", **settings) if shipped else \
+            PITI.from_nets(PITIModel(**SHAPES_CONFIGS["base"]), PITIModel(**SHAPES_CONFIGS["upsample"]), **settings)
+        images = []
+        rate, cpu = timed(lambda: images.append(method.generate_batch(layouts, list(range(args.batch)))),
+                          args.batch)
+        print(f"shapes cpu base {sampler:>12} {steps:3d} + up {up_sampler:>12} {up_steps:3d}: {rate:6.3f} images/s, "
+              f"{cpu:6.2f} CPU s/image, mIoU {miou(images[-1], layouts):5.1f}, {peak_memory('cpu')} "
+              f"({'shipped' if shipped else 'random'} weights)")
+
+
+if __name__ == "__main__":
+    main()

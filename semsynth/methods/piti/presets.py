@@ -1,0 +1,101 @@
+"""PITI per-dataset settings as data: the official network configs, the small `shapes` cascade, sampler settings
+(the official 250-step base + fast27 upsampler, or our fast samplers), training recipes and the weights entries.
+Facts: shared/research/sdm_piti_gcdp.md section 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...catalog import piti as _catalog  # noqa: F401  (registers the weights entries)
+from ..base import Preset, lookup_preset
+from ..settings import Setting
+from .model import OFFICIAL_ENCODER
+from .sampling import GUIDANCE_MODES, SAMPLERS
+
+# script_util.model_and_diffusion_defaults: GLIDE base 64x64 and upsampler 64->256 (attention "32,16,8" as
+# downsample factors of the base (2, 4, 8) and of the upsampler (8, 16, 32)).
+_DECODER = dict(in_channels=3, model_channels=192, out_channels=6, dropout=0.1, num_heads=1, num_head_channels=64,
+                num_heads_upsample=-1, use_scale_shift_norm=True, resblock_updown=True)
+OFFICIAL_CONFIGS = {
+    "base": dict(decoder=dict(_DECODER, num_res_blocks=3, channel_mult=[1, 2, 3, 4], attention_resolutions=[2, 4, 8]),
+                 encoder=dict(OFFICIAL_ENCODER, in_channels=3), upsample=False),
+    "upsample": dict(decoder=dict(_DECODER, num_res_blocks=2, channel_mult=[1, 1, 2, 2, 4, 4],
+                                  attention_resolutions=[8, 16, 32]),
+                     encoder=dict(OFFICIAL_ENCODER, in_channels=3), upsample=True),
+}
+
+# `shapes` (64x64 layouts, 10 classes): base at 32x32, upsampler 32 -> 64; the mask enters at 64x64 for both
+# stages (as PITI's 256x256 mask does) and gives 8x8 = 64 tokens of width 64.
+SHAPES_ENCODER = dict(in_channels=3, cnn_channels=[16, 32, 64, 64], width=64, layers=2, heads=4, tokens=64)
+_SMALL = dict(in_channels=3, model_channels=32, out_channels=6, dropout=0.0, num_heads=1, num_head_channels=32,
+              num_heads_upsample=-1, use_scale_shift_norm=True, resblock_updown=True, norm_groups=8)
+SHAPES_CONFIGS = {
+    "base": dict(decoder=dict(_SMALL, num_res_blocks=1, channel_mult=[1, 2, 2], attention_resolutions=[2, 4]),
+                 encoder=SHAPES_ENCODER, upsample=False),
+    "upsample": dict(decoder=dict(_SMALL, model_channels=16, num_head_channels=32, num_res_blocks=1,
+                                  channel_mult=[1, 2, 2, 4], attention_resolutions=[8]),
+                     encoder=SHAPES_ENCODER, upsample=True),
+}
+
+# What each setting accepts. Base: sampler, steps (respaced chain for ddpm/ddim, evaluations for dpm-solver++),
+# guidance scale s and mode; upsampler: up_sampler, up_steps (27 with ddpm/ddim is the official 'fast27'),
+# up_temperature (scale of its initial noise).
+SETTING_TYPES = {
+    "sampler": Setting(str, choices=SAMPLERS), "steps": Setting(int, low=2, high=1000),
+    "guidance": Setting(float, low=0.0, high=100.0), "guidance_mode": Setting(str, choices=tuple(GUIDANCE_MODES)),
+    "eta": Setting(float, low=0.0, high=1.0),
+    "up_sampler": Setting(str, choices=SAMPLERS), "up_steps": Setting(int, low=2, high=1000),
+    "up_temperature": Setting(float, low=0.0, high=2.0), "upsample_weights": Setting(str),
+}
+OFFICIAL_SETTINGS = dict(sampler="ddpm", steps=250, guidance=1.3, guidance_mode="official", eta=0.0,
+                         up_sampler="ddpm", up_steps=27, up_temperature=0.997, upsample_weights="piti-upsample-mask")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PITIPreset(Preset):
+    """PITI on one dataset: ``configs`` ('base', 'upsample': ``PITIModel`` arguments), the base resolution
+    (``base_size``; the upsampler returns the dataset's), the label ids coloured by the palette rule
+    (``num_classes``; others stay black), the noise schedules and the training recipe."""
+
+    configs: dict[str, dict[str, Any]]
+    base_size: int
+    num_classes: int
+    schedules: dict[str, str] = field(default_factory=lambda: {"base": "cosine", "upsample": "linear"})
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+PAPER_TRAINING = {
+    "prior": None,  # GLIDE base.pt / upsample.pt
+    "1": dict(steps=200_000, batch_size=128, lr=3.5e-5, uncond_p=0.0, ema_decay=0.9999),
+    "1b": dict(steps=60_000, batch_size=128, lr=2e-5, uncond_p=0.2, ema_decay=0.9999),
+    "2": dict(steps=200_000, batch_size=128, lr=3.5e-5, uncond_p=0.2, ema_decay=0.9999),
+    "upsample": dict(steps=200_000, batch_size=32, lr=1e-5, uncond_p=0.0, ema_decay=0.9999, perceptual=0.004,
+                     adversarial=0.01, adv_start=100, ndf=64),
+}
+# `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE), sized to the ~80 minutes of CPU share this port had
+# (2 cores shared by ~10 processes: 3-12 s a step): far from converged, see the shipped weights' notes.
+SHAPES_TRAINING = {
+    "prior": dict(steps=600, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.995),
+    "1": dict(steps=100, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995),
+    "1b": dict(steps=30, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
+    "2": dict(steps=750, batch_size=8, lr=5e-4, uncond_p=0.2, ema_decay=0.995),
+    "upsample": dict(steps=750, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995, perceptual=0.0,
+                     adversarial=0.01, adv_start=100, ndf=32),
+}
+
+SHAPES_SETTINGS = dict(sampler="dpm-solver++", steps=10, guidance=1.5, guidance_mode="official", eta=0.0,
+                       up_sampler="dpm-solver++", up_steps=5, up_temperature=1.0,
+                       upsample_weights="piti-shapes-upsample")
+
+PRESETS: dict[str, PITIPreset] = {
+    # COCO-Stuff: ids 0..181 coloured, unlabelled 255 black; 256x256 mask, base 64, upsampler 256.
+    "cocostuff": PITIPreset(configs=OFFICIAL_CONFIGS, base_size=64, num_classes=182, weights="piti-base-mask",
+                            settings=OFFICIAL_SETTINGS, training=PAPER_TRAINING),
+    "shapes": PITIPreset(configs=SHAPES_CONFIGS, base_size=32, num_classes=10, weights="piti-shapes-base",
+                         settings=SHAPES_SETTINGS, training=SHAPES_TRAINING),
+}
+
+
+def preset_for(dataset: str) -> PITIPreset:
+    return lookup_preset("piti", PRESETS, dataset)
