@@ -219,9 +219,11 @@ class Plan:
     def identity(self) -> dict[str, Any]:
         """Everything that moves a number; a resume must find all of it unchanged."""
         checkpoint = self.method.checkpoint
+        extra = {name: sha256(path) for name, path in self.method.extra_weight_files().items()}
         return _plain({
             "method": self.name, "settings": dict(self.method.settings),
             "checkpoint_sha256": sha256(checkpoint) if checkpoint is not None else None,
+            **({"extra_weights_sha256": extra} if extra else {}),
             "dataset": self.config.dataset, "data_root": self.data_root(), "split": self.split,
             "protocol": self.protocol.name, "n_layouts": self.n_layouts, "samples_per_layout": len(self.ks),
             "seed_rule": SEED_RULE,
@@ -483,6 +485,9 @@ class Run(Plan):
             "split": self.split,
             "protocol": self.protocol.name,
             "checkpoint": {"path": _path(self.method.checkpoint), "sha256": identity["checkpoint_sha256"]},
+            **({"extra_weights": {name: {"path": _path(path), "sha256": identity["extra_weights_sha256"][name]}
+                                  for name, path in self.method.extra_weight_files().items()}}
+               if "extra_weights_sha256" in identity else {}),
             "data_root": identity["data_root"],
             "settings": identity["settings"],
             "n_layouts": self.n_layouts,

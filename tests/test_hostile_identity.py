@@ -83,6 +83,21 @@ def test_resume_refuses_weights_with_other_bytes(tmp_path):
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
+def test_resume_refuses_a_second_weights_file_with_other_bytes(tmp_path):
+    """PITI loads two files (base + ``upsample_weights``): the identity and the record hold both sha256."""
+    upsampler = tmp_path / "upsampler_copy.safetensors"
+    shutil.copy(Path(__file__).parents[1] / "semsynth" / "assets" / "piti_shapes_upsample.safetensors", upsampler)
+    args = ["run", "--method", "piti", "--set", f"upsample_weights={upsampler}", "--set", "steps=2", "--set",
+            "up_steps=2", "--limit", "2", "--samples-per-layout", "1", "--metrics", "miou", "--quiet"]
+    first = record_of(bench(*args, "--out", str(tmp_path / "runs")).stdout)
+    assert first["extra_weights"]["upsample_weights"]["path"] == str(upsampler.resolve())
+    data = bytearray(upsampler.read_bytes())
+    data[-3] ^= 0x01                                    # one bit of the last tensor: still a loadable file
+    upsampler.write_bytes(bytes(data))
+    _refused(bench(*args, "--resume", str(_run_dir(tmp_path / "runs")), check=False), "extra_weights_sha256",
+             "start a new run")
+
+
 @pytest.fixture(scope="module")
 def ade_with_alexnet(tmp_path_factory):
     """An ADE20K-layout folder and a weights folder with a stand-in AlexNet trunk (LPIPS on ade20k)."""

@@ -122,6 +122,11 @@ class Method(ABC):
         preset = cls.preset_for(dataset)
         return {**cls.defaults, **(preset.settings if preset is not None else {})}
 
+    def extra_weight_files(self) -> dict[str, Path]:
+        """Weights files loaded besides ``checkpoint``, by the setting that names them (e.g. PITI's upsampler): the
+        run identity and the record hold their sha256, so a resume with other bytes is refused."""
+        return {}
+
     def resolve_checkpoint(self, checkpoint: str | Path | None) -> Path | None:
         """The weights file: ``checkpoint`` when given, else the catalog file the preset names (its sha256
         checked), else None for a method that loads no weights. A missing file is a ``MissingWeightsError`` that

@@ -47,6 +47,10 @@ class PITI(Method):
                                       f"piti needs {len(missing)} files: " + " AND ".join(missing))
         self._attach(self._load(self.checkpoint, "base"), self._load(self.upsample_checkpoint, "upsample"))
 
+    def extra_weight_files(self) -> dict[str, Path]:
+        """The upsampler's file (``upsample_weights``), held in the run identity beside the base checkpoint."""
+        return {"upsample_weights": self.upsample_checkpoint} if self.upsample_checkpoint is not None else {}
+
     @staticmethod
     def _resolve(find: Callable[[], Path], missing: list[str]) -> Path | None:
         try:
