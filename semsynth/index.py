@@ -9,6 +9,9 @@ from typing import Any
 # kind -> name -> (module that registers it, summary as `describe` renders it from the class)
 BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
     "method": {
+        "gcdp": ("semsynth.methods.gcdp.method",
+                 "Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal "
+                 "outpainting."),
         "inade": ("semsynth.methods.inade.method",
                   "INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."),
         "real": ("semsynth.methods.real",

@@ -1,0 +1,1 @@
+"""Weights-catalog entries, one torch-free module per method."""
