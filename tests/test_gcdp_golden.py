@@ -3,11 +3,14 @@ text, guidance on both heads, one official sampling step, the stored label sched
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
 from semsynth.diffusion.categorical import BUFFERS, CategoricalProcess
-from semsynth.methods.gcdp.model import JointUNet, base_joint_unet
+from semsynth.methods.gcdp.model import JointUNet, base_joint_unet, sr_joint_unet
 from semsynth.methods.gcdp.sampling import guided, label_posterior, pack_text, processes
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1, shape_only_state
 
@@ -87,3 +90,16 @@ def test_full_size_cityscapes_base_key_list_loads_strictly() -> None:
     assert {row[0] for row in rows if not row[0].startswith("unets.")} == {
         f"{prefix}{name}" for prefix in ("noise_schedulers_lbl.0.", "noise_schedulers_lbl_sample.0.",
                                          "lowres_noise_schedule_lbl.") for name in BUFFERS}
+
+
+def test_full_size_cityscapes_super_resolution_key_list_loads_strictly() -> None:
+    """The SR stage (cascade index 1 after the NullUnet placeholder): low-res image + label inputs, low-res time."""
+    rows = [line.split(" ", 1) for line in (Path(__file__).parent / "data" / "gcdp" / "gcdp_city_sr_keys.txt")
+            .read_text().splitlines()]
+    shapes = {key: [int(size) for size in re.findall(r"\d+", shape)] for key, shape in rows}
+    assert shapes.pop("unets.0.dummy_parameter") == [1]
+    with torch.device("meta"):
+        model = sr_joint_unet(num_classes=20, text_embed_dim=1024, cond_dim=128)
+    state = {k[len("unets.1."):]: torch.empty(s, device="meta") for k, s in shapes.items() if k.startswith("unets.1.")}
+    model.load_state_dict(state, strict=True, assign=True)
+    assert model.init_conv.convs[0].weight.shape[1] == 12 and model.final_conv.weight.shape[1] == 128 + 6
