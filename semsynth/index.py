@@ -34,6 +34,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                      "The Fréchet distance on CLIP ViT-B/32 image embeddings (backbone ``clip-vit-b32``); "
                      "options as ``fid``."),
         "fid": ("semsynth.evaluators.fid", "Fréchet distance between generated and real feature statistics."),
+        "fsd": ("semsynth.evaluators.fsd",
+                "Fréchet Segmentation Distance on per-image class pixel fractions (module docstring)."),
         "kid": ("semsynth.evaluators.kid",
                 "Seeded KID on the same backbones and reference splits as ``fid``; ``seed``, ``subsets`` and"),
         "lpips": ("semsynth.evaluators.lpips_diversity",
