@@ -114,3 +114,31 @@ def test_training_runs_resumes_and_exports(tmp_path: Path) -> None:
     assert state["step"] == 3
     method = GCDP(dataset="shapes", checkpoint=target, **FAST)
     assert method.generate(Shapes(split="val").layout(0), seed=0).shape == (3, 64, 64)
+
+
+def test_cityscapes_labels_map_to_the_twenty_classes_and_back() -> None:
+    from semsynth.methods.gcdp.presets import PRESETS
+
+    preset = PRESETS["cityscapes"]
+    ids = torch.tensor([[7, 26, 0, 33, 255]])
+    classes = preset.model_labels(ids)
+    assert classes.tolist() == [[0, 13, 19, 18, 19]]
+    assert preset.dataset_labels(classes).tolist() == [[7, 26, 0, 33, 0]]
+
+
+def test_joint_evaluation_scores_fid_miou_and_fsd(method: GCDP, tmp_path: Path) -> None:
+    from semsynth import protocols
+    from semsynth.methods.gcdp.evaluation import joint_evaluation
+
+    paper = protocols.get("gcdp-paper").for_dataset("shapes")
+    reference = {"reference_split": "train", "reference_limit": 8}
+    small = {key: protocols.MetricSpec(spec.metric, {**spec.options, **(reference if key != "miou" else {})})
+             for key, spec in paper.metrics.items()}
+    protocols.register(protocols.Protocol("gcdp-test", "test", {"shapes": protocols.DatasetProtocol(small)}))
+    try:
+        result = joint_evaluation(method, "gcdp-test", n=4, batch_size=3, cache_dir=tmp_path)
+    finally:
+        protocols.PROTOCOLS.pop("gcdp-test")
+    assert {"fid", "miou", "fsd"} <= set(result) and result["n"] == 4
+    assert result["fsd"]["generated"] == "layouts" and result["fsd"]["images"] == 4
+    assert result["fid"]["value"] >= 0 and 0 <= result["miou"]["value"] <= 100

@@ -26,6 +26,7 @@ from .fid import new_stats, stats_distance, update_stats
 from .reference import computed_once, reference_cache
 
 SOURCES = ("segmented", "layouts")
+UNITS = {"fraction": 1.0, "percent": 100.0}   # per-image class shares as fractions or percentages
 REFERENCES = ("segmented", "labels")
 
 
@@ -38,10 +39,11 @@ def class_counts(labels: torch.Tensor, num_classes: int, ignore_index: int = IGN
     return torch.stack(rows).cpu() if rows else torch.zeros(0, num_classes, dtype=torch.int64)
 
 
-def fraction_stats(counts: torch.Tensor) -> State:
-    """Streaming Fréchet statistics of the per-image class fractions (rows of ``counts``, accumulated in order)."""
+def fraction_stats(counts: torch.Tensor, scale: float = 1.0) -> State:
+    """Streaming Fréchet statistics of the per-image class fractions x ``scale`` (rows of ``counts``, accumulated
+    in order)."""
     stats = new_stats(counts.shape[1])
-    fractions = counts.double() / counts.sum(dim=1, keepdim=True).clamp(min=1).double()
+    fractions = scale * counts.double() / counts.sum(dim=1, keepdim=True).clamp(min=1).double()
     update_stats(stats, fractions)
     return stats
 
@@ -58,14 +60,16 @@ class FSD(Metric):
     """Fréchet Segmentation Distance on per-image class pixel fractions (module docstring).
 
     Options: ``segmenter``, ``generated`` (segmented | layouts), ``reference`` (segmented | labels), ``samples``
-    (first | all), ``reference_split`` and ``reference_limit``."""
+    (first | all), ``reference_split``, ``reference_limit`` and ``unit`` (fraction | percent)."""
 
     name = "fsd"
     segmenter_option = "segmenter"
 
     def __init__(self, segmenter: str = "", generated: str = "segmented", reference: str = "segmented",
                  samples: str = "first", reference_split: str = "val", reference_limit: int | None = None,
-                 checkpoint: str | None = None, **segmenter_options: Any) -> None:
+                 unit: str = "fraction", checkpoint: str | None = None, **segmenter_options: Any) -> None:
+        if unit not in UNITS:
+            raise UserError(f"fsd: unit must be one of {', '.join(UNITS)}, got {unit!r}")
         if generated not in SOURCES or reference not in REFERENCES:
             raise UserError(f"fsd: generated must be one of {', '.join(SOURCES)} and reference one of "
                             f"{', '.join(REFERENCES)}, got {generated!r} and {reference!r}")
@@ -74,7 +78,7 @@ class FSD(Metric):
                             "reference='labels'")
         self.segmenter_name, self.generated, self.reference_kind = segmenter, generated, reference
         self.samples, self.reference_split, self.reference_limit = samples, reference_split, reference_limit
-        self.checkpoint, self.segmenter_options = checkpoint, segmenter_options
+        self.checkpoint, self.segmenter_options, self.unit = checkpoint, segmenter_options, unit
         self.segmenter = None
         self.label_space = None
         self.dataset = ""
@@ -97,7 +101,7 @@ class FSD(Metric):
         source = _Source(f"fsd-{self.segmenter_name or 'labels'}")
         cache, key = reference_cache(source, context, "class-fractions", self.reference_split, self.reference_limit,
                                      {"segmenter": self.segmenter_name, "reference": self.reference_kind,
-                                      "options": self.segmenter_options})
+                                      "unit": self.unit, "options": self.segmenter_options})
         self.reference = computed_once(cache, key, lambda: self._reference(context))
 
     def _labels(self, labels: torch.Tensor) -> torch.Tensor:
@@ -120,7 +124,7 @@ class FSD(Metric):
                 if self.reference_kind == "segmented" else None
             labels = torch.stack([example.layout.labels for example in examples])
             rows.append(self._counts(images, labels, self.reference_kind == "segmented"))
-        return fraction_stats(torch.cat(rows))
+        return fraction_stats(torch.cat(rows), UNITS[self.unit])
 
     def update(self, state: State, batch: EvalBatch) -> None:
         if self.samples == "first":
@@ -132,7 +136,7 @@ class FSD(Metric):
         state["counts"] = torch.cat([state["counts"], self._counts(images if segmented else None, labels, segmented)])
 
     def compute(self, state: State) -> dict[str, Any]:
-        generated = fraction_stats(state["counts"])
+        generated = fraction_stats(state["counts"], UNITS[self.unit])
         return {"value": stats_distance(generated, self.reference), "images": int(state["counts"].shape[0]),
                 "generated": self.generated, "reference": self.reference_kind,
-                "reference_split": self.reference_split, "segmenter": self.segmenter_name or None}
+                "reference_split": self.reference_split, "segmenter": self.segmenter_name or None, "unit": self.unit}

@@ -151,10 +151,10 @@ class GCDP(Method):
 
     @torch.no_grad()
     def generate_joint(self, seed: int, prompt: str | None = None) -> tuple[torch.Tensor, Layout]:
-        """An (image uint8 ``[3, H, W]``, layout) pair from noise (the model's classes as the layout's labels on
-        datasets without a label mapping), text-conditioned when ``prompt`` is given."""
+        """An (image uint8 ``[3, H, W]``, layout in the dataset's ids) pair from noise, text-conditioned when
+        ``prompt`` is given."""
         image, labels = self._run(sample_joint, [prompt], [self.check_seed(seed)])
-        return to_uint8(image)[0], Layout(labels[0].cpu(), self.label_space)
+        return to_uint8(image)[0], Layout(self.preset.dataset_labels(labels[0].cpu()), self.label_space)
 
     @torch.no_grad()
     def layout_from_image(self, image: torch.Tensor, seed: int, prompt: str | None = None) -> Layout:
@@ -166,7 +166,7 @@ class GCDP(Method):
         resample = int(self.settings["resample"])
         _, labels = self._run(lambda *args, image: outpaint(*args, image=image, resample=resample), [prompt],
                               [self.check_seed(seed)], image=known)
-        return Layout(labels[0].cpu(), self.label_space)
+        return Layout(self.preset.dataset_labels(labels[0].cpu()), self.label_space)
 
     def save(self, path: str | Path) -> None:
         """Float32 safetensors with the config as metadata (loads back with ``checkpoint=path``)."""

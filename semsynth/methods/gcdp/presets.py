@@ -76,6 +76,15 @@ class GCDPPreset(Preset):
             table[source] = target
         return table[labels.clamp(min=0)]
 
+    def dataset_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """Model classes -> dataset ids: the mapped id of each class, the first unmapped id for the last class."""
+        if self.label_map is None:
+            return labels
+        inverse = {target: source for source, target in sorted(self.label_map.items(), reverse=True)}
+        spare = next(i for i in range(256) if i not in self.label_map)
+        table = torch.tensor([inverse.get(c, spare) for c in range(self.num_classes)])
+        return table[labels]
+
 
 def _official(guidance: float) -> dict[str, Any]:
     return {"steps": OFFICIAL_STEPS, "resample": OFFICIAL_RESAMPLE, "guidance": guidance}
