@@ -68,7 +68,7 @@ def test_guided_official_step(net: JointUNet) -> None:
     states = (T["inputs.x"], torch.log(torch.nn.functional.one_hot(T["inputs.lbl"], 5).movedim(-1, 1).float()
                                        .clamp(min=1e-30)))
     cond = pack_text(T["inputs.text_embeds"], T["inputs.text_mask"], torch.ones(2, dtype=torch.bool))
-    output = guided(net, pair, 3.0, per_sample=False)(states, image.model_time(t), cond)
+    output = guided(net, pair, 3.0)(states, image.model_time(t), cond)
     eps, seg = output[:, :3], output[:, 3:]
     assert_golden(eps, T["outputs.eps_guided_s3"], RTOL)
     assert_golden(seg, T["outputs.seg_guided_s3"], RTOL)

@@ -91,7 +91,7 @@ def test_official_trainer_checkpoint_loads_the_ema_weights_by_default(tmp_path: 
     _official_file(path, online, ema_net)
     loaded = GCDP(dataset="shapes", checkpoint=path)
     assert torch.equal(loaded.model.net.init_conv.convs[0].weight, ema_net.init_conv.convs[0].weight)
-    assert loaded.label_buffers is not None and len(loaded.label_buffers["log_alpha"]) == 100
+    assert len(loaded.stages[0].label_buffers["log_alpha"]) == 100
     raw = GCDP(dataset="shapes", checkpoint=path, ema=False)
     assert torch.equal(raw.model.net.init_conv.convs[0].weight, online.init_conv.convs[0].weight)
 
@@ -142,3 +142,21 @@ def test_joint_evaluation_scores_fid_miou_and_fsd(method: GCDP, tmp_path: Path) 
     assert {"fid", "miou", "fsd"} <= set(result) and result["n"] == 4
     assert result["fsd"]["generated"] == "layouts" and result["fsd"]["images"] == 4
     assert result["fid"]["value"] >= 0 and 0 <= result["miou"]["value"] <= 100
+
+
+def test_cascade_with_a_super_resolution_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Base stage at 32x32, SR stage to 64x64 (low-res image and labels noised at t = 0.2): contract on 8 layouts."""
+    import semsynth.methods.gcdp.presets as presets
+    from semsynth.methods.gcdp.model import sr_joint_unet
+
+    config = {k: v for k, v in TINY.items() if k != "num_classes"}
+    monkeypatch.setitem(presets.PRESETS, "shapes", presets.GCDPPreset(
+        weights=None, num_classes=10, config=config, base_size=(32, 32), settings=dict(FAST, guidance=1.0)))
+    cascade = GCDP.from_model(tiny_model(), "shapes", **FAST)
+    with pytest.raises(UserError, match="super-resolution"):
+        cascade.generate(Shapes(split="val").layout(0), seed=0)
+    torch.manual_seed(3)
+    sr = sr_joint_unet(**{**config, "layer_attns": False, "layer_cross_attns": (False, True)}, num_classes=10)
+    sr.final_conv.weight.data.normal_(0, 0.1)
+    cascade.attach_super_resolution(sr, None)
+    run_contract(cascade, [Shapes(split="val").layout(i) for i in range(8)], batch_sizes=(8,))

@@ -19,10 +19,12 @@ SAMPLE_SCHEDULE = "noise_schedulers_lbl_sample.{}."
 
 @dataclass
 class OfficialWeights:
-    """One stage's UNet state (official key names, no prefix) and its stored 100-step label-schedule buffers."""
+    """One stage's UNet state (official key names, no prefix), its stored 100-step label-schedule buffers and,
+    for a super-resolution stage, the 1000-step chain that noises the low-res labels."""
 
     unet: dict[str, torch.Tensor]
     label_buffers: dict[str, torch.Tensor] | None
+    lowres_buffers: dict[str, torch.Tensor] | None = None
 
 
 def _read(path: Path) -> object:
@@ -64,4 +66,6 @@ def read_official(path: str | Path, stage: int | None = None, ema: bool = True) 
         if ema_state:
             unet = ema_state
     buffers = _stage(model, SAMPLE_SCHEDULE.format(index))
-    return OfficialWeights(unet, buffers if all(name in buffers for name in BUFFERS) else None)
+    lowres = _stage(model, "lowres_noise_schedule_lbl.")
+    return OfficialWeights(unet, buffers if all(name in buffers for name in BUFFERS) else None,
+                           lowres if index > 0 and all(name in lowres for name in BUFFERS) else None)

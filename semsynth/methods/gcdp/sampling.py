@@ -7,6 +7,7 @@ model call, ``resample`` passes per step)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -42,12 +43,42 @@ def unpack_text(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return cond[..., :-2], cond[..., -2] > 0.5, cond[..., 0, -1] > 0.5
 
 
-def joint_model(net: JointUNet) -> Model:
+@dataclass
+class LowRes:
+    """The super-resolution stage's conditioning: the noised, upsampled previous image and label map and the
+    log-SNR of their noise level."""
+
+    image: torch.Tensor
+    labels: torch.Tensor
+    log_snr: torch.Tensor
+
+    def repeated(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The tensors repeated to ``batch`` rows (guidance stacks the conditional and null passes)."""
+        times = batch // self.image.shape[0]
+        return (self.image.repeat(times, 1, 1, 1), self.labels.repeat(times, 1, 1), self.log_snr.repeat(times))
+
+
+def lowres_condition(image: torch.Tensor, labels: torch.Tensor, size: tuple[int, int], label: CategoricalProcess,
+                     noises: tuple[Noise, Noise], level: float = 0.2) -> LowRes:
+    """The official low-res conditioning: image and labels resized (nearest) to ``size``, the image noised on the
+    linear log-SNR schedule and the labels on ``label`` (the 1000-step linear chain) at time ``level``."""
+    image = F.interpolate(image, size, mode="nearest")
+    labels = F.interpolate(labels[:, None].float(), size, mode="nearest")[:, 0].long()
+    t = torch.full((image.shape[0],), level, device=image.device)
+    gaussian = ContinuousGaussianProcess("linear")
+    noised = gaussian.add_noise(image, t, noises[0]())
+    noised_labels = label.add_noise(index_to_log_onehot(labels, label.num_classes), t, noises[1]()).argmax(dim=1)
+    return LowRes(noised, noised_labels, gaussian.model_time(t))
+
+
+def joint_model(net: JointUNet, lowres: LowRes | None = None) -> Model:
     """The sampler's model: (image, log one-hot labels), log-SNR, packed text -> [eps, label logits]."""
     def call(states: tuple[torch.Tensor, torch.Tensor], log_snr: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         x, log_labels = states
         embeds, mask, keep = unpack_text(cond)
-        eps, logits = net(x, log_labels.argmax(dim=1), log_snr, embeds, mask, keep)
+        extra = {} if lowres is None else dict(zip(("lowres_img", "lowres_labels", "lowres_log_snr"),
+                                                   lowres.repeated(x.shape[0])))
+        eps, logits = net(x, log_labels.argmax(dim=1), log_snr, embeds, mask, keep, **extra)
         return torch.cat([eps, logits], dim=1).float()
 
     return call
@@ -65,14 +96,9 @@ def processes(num_classes: int, schedule: str, steps: int, label_buffers: dict[s
     return image, label
 
 
-def guided(net: JointUNet, pair: Sequence, scale: float, per_sample: bool) -> Model:
-    """Classifier-free guidance on both heads (null = dropped text); ``per_sample`` runs each sample alone (batch
-    invariance on the CPU, where kernels depend on the batch size)."""
-    model = classifier_free(joint_model(net), list(pair), scale, mode="eps+logits", null=null_text)
-    if not per_sample:
-        return model
-    return lambda x, t, cond: torch.cat([model((x[0][i:i + 1], x[1][i:i + 1]), t[i:i + 1], cond[i:i + 1])
-                                         for i in range(len(t))])
+def guided(net: JointUNet, pair: Sequence, scale: float, lowres: LowRes | None = None) -> Model:
+    """Classifier-free guidance on both heads (null = dropped text; ``scale`` <= 1: the conditional pass alone)."""
+    return classifier_free(joint_model(net, lowres), list(pair), scale, mode="eps+logits", null=null_text)
 
 
 def sample_joint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noise, Noise]
