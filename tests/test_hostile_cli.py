@@ -100,7 +100,7 @@ def test_listing_names_plugins_and_lookup_finds_them() -> None:
     assert any(line.startswith("palette ") and "Gaussian noise" in line for line in listed)
     assert [line.split()[0] for line in listed if line] == sorted(["palette", *BUILTINS["method"]])
     result = bench("run", "--method", "nope", "--limit", "1")
-    assert result.returncode == 2 and "known: inade, palette, real, sdm, shapes-oracle" in result.stderr
+    assert result.returncode == 2 and "known: gcdp, inade, palette, real, sdm, shapes-oracle" in result.stderr
 
 
 def test_nothing_is_written_outside_the_run_folder_and_the_cache(tmp_path: Path) -> None:
