@@ -104,8 +104,7 @@ def guided(net: JointUNet, pair: Sequence, scale: float, lowres: LowRes | None =
 def sample_joint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noise, Noise]
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Image in [-1, 1] and label indices from pure noise (official ``p_sample_loop`` without inpainting)."""
-    image, label = pair
-    x_T = (noises[0](), label.prior_sample(noises[1]()))
+    x_T = (noises[0](), pair[1].prior_sample(noises[1]()))
     x, log_labels = ddpm(list(pair), model, x_T, cond, list(noises))
     return x.clamp(-1, 1), log_labels.argmax(dim=1)
 
