@@ -19,7 +19,8 @@ register(WeightSpec(name="t5-large", file="t5-large", url="https://huggingface.c
                     users=("gcdp",), note="folder with the Hugging Face T5-large tokenizer and encoder weights "
                     "(GCDP's text encoder; needs the transformers package)"))
 
-SHAPES_RECIPE = "bench train --method gcdp --dataset shapes --set grad_clip=1.0 --out runs/gcdp-shapes"
+SHAPES_RECIPE = "bench train --method gcdp --dataset shapes --steps 3500 --set grad_clip=1.0 --out runs/gcdp-shapes"
 register(WeightSpec(name="gcdp-shapes", file="gcdp_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",
-                    sha256=None, licence="MIT", users=("gcdp",), shipped=True,
+                    sha256="fbfeb62a6fd7e4d6c1e321ca5ad2124e716fd952a0c6672961ea54ec034968d5", licence="MIT",
+                    users=("gcdp",), shipped=True,
                     note=f"small GCDP joint model + caption encoder (fp16) trained on `shapes`: {SHAPES_RECIPE}"))

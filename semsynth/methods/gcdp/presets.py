@@ -39,7 +39,7 @@ SHAPES_64 = dict(dim=32, dim_mults=(1, 1, 2), num_resnet_blocks=(1, 1, 1), layer
 # The official recipe (train.py + scripts): Adam lr 1.2e-4 betas (0.9, 0.99), text dropout 0.1, EMA 0.9999.
 PAPER_TRAINING = dict(steps=300_000, batch_size=8, lr=1.2e-4, cond_drop=0.1, ema_decay=0.9999, p2_gamma=0.5,
                       crop=None)
-SHAPES_TRAINING = dict(PAPER_TRAINING, steps=4000, batch_size=8, lr=5e-4, ema_decay=0.995, crop=32)
+SHAPES_TRAINING = dict(PAPER_TRAINING, steps=3500, batch_size=8, lr=5e-4, ema_decay=0.995, crop=32)
 TRAINING_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(int, low=1, high=65536),
                   "lr": Setting(float, low=0.0, high=1.0), "cond_drop": Setting(float, low=0.0, high=1.0),
                   "ema_decay": Setting(float, low=0.0, high=1.0), "p2_gamma": Setting(float, low=0.0, high=2.0),
@@ -97,8 +97,12 @@ PRESETS: dict[str, GCDPPreset] = {
                              schedule="linear", label_schedule="linear", label_map=CITYSCAPES_TRAIN_IDS, text="t5",
                              sr_weights="gcdp-cityscapes-sr", sr_config=dict(SR_JOINT_UNET, text_embed_dim=1024),
                              settings=_official(3.0)),
+    # shapes: 10 steps x 5 outpainting passes (50 network calls). Measured with the shipped weights on the first
+    # 4 val layouts (benchmarks/gcdp.py, 1 thread): segmenter mIoU 45.7 at 25x1, 55.1 at 25x2, 67.4 at 10x5,
+    # 69.3 at 25x5, 67.3 at 50x5: the resampling passes matter more than the step count.
     "shapes": GCDPPreset(weights="gcdp-shapes", num_classes=10, config=SHAPES_64, base_size=(64, 64),
-                         schedule="cosine", label_schedule="cosine", settings=_official(1.0),
+                         schedule="cosine", label_schedule="cosine",
+                         settings={"steps": 10, "resample": OFFICIAL_RESAMPLE, "guidance": 1.0},
                          training=SHAPES_TRAINING),
 }
 
