@@ -12,6 +12,9 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
         "dpsims": ("semsynth.methods.dpsims.method",
                    "DP-SIMS (Berrada et al., CVPR 2024): a GAN trained against a frozen pretrained-backbone "
                    "discriminator."),
+        "gcdp": ("semsynth.methods.gcdp.method",
+                 "Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal "
+                 "outpainting."),
         "inade": ("semsynth.methods.inade.method",
                   "INADE (Tan et al., CVPR 2021): ILADE-normalised SPADE generator with instance-adaptive noise."),
         "piti": ("semsynth.methods.piti.method",
@@ -37,6 +40,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                      "The Fréchet distance on CLIP ViT-B/32 image embeddings (backbone ``clip-vit-b32``); "
                      "options as ``fid``."),
         "fid": ("semsynth.evaluators.fid", "Fréchet distance between generated and real feature statistics."),
+        "fsd": ("semsynth.evaluators.fsd",
+                "Fréchet Segmentation Distance on per-image class pixel fractions (module docstring)."),
         "kid": ("semsynth.evaluators.kid",
                 "Seeded KID on the same backbones and reference splits as ``fid``; ``seed``, ``subsets`` and"),
         "lpips": ("semsynth.evaluators.lpips_diversity",

@@ -199,6 +199,31 @@ register(Protocol(
 ))
 
 
+def _gcdp(segmenter: str, fid: dict[str, Any], notes: str) -> DatasetProtocol:
+    """GCDP Table 1 (joint generation) as a layout -> image protocol: FID, mIoU and FSD with one segmenter; the
+    joint evaluation itself is ``semsynth.methods.gcdp.evaluation.joint_evaluation``."""
+    return DatasetProtocol(metrics={
+        "fid": MetricSpec("fid", fid),
+        "miou": MetricSpec("miou", {"segmenter": segmenter}),
+        "fsd": MetricSpec("fsd", {"segmenter": segmenter, "unit": "percent", "reference_split": "val"}),
+    }, samples_per_layout=1, notes=notes)
+
+
+register(Protocol(
+    name="gcdp-paper",
+    description="GCDP (Park et al., ICCV 2023) Table 1: FID, mIoU and the Fréchet Segmentation Distance with "
+                "HRNet-W48 on Cityscapes (shapes: the shapes segmenter)",
+    datasets={
+        "cityscapes": _gcdp("hrnet-w48", {**INCEPTION["clean"], "reference_split": "val"},
+                            "GCDP ships no evaluation code: HRNet-W48 (paper sec. 4.5, Fig. 6) for mIoU and FSD; "
+                            "FSD on per-image class pixel shares in percent (the paper's unit is unverified); "
+                            "FID implementation not stated (clean-fid 'clean' assumed), 256x512 samples"),
+        "shapes": _gcdp("shapes-segnet", dict(SHAPES_V1.metrics["fid"].options),
+                        "shapes track of gcdp-paper: the shapes network for FID features, mIoU and FSD"),
+    },
+))
+
+
 def _options(options: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in options.items())
 

@@ -18,7 +18,7 @@ import palette_plugin  # noqa: E402,F401  (registers "palette")
 import tests.plugins.class_colours  # noqa: E402,F401  (registers "class-colours")
 
 # Few sampler steps keep the suite fast on 2 cores; batch invariance does not depend on the step count.
-FAST = {"sdm": {"steps": 2}, "piti": {"steps": 2, "up_steps": 2}}
+FAST = {"sdm": {"steps": 2}, "piti": {"steps": 2, "up_steps": 2}, "gcdp": {"steps": 2, "resample": 1}}
 @pytest.mark.parametrize("name", semsynth.list_methods())
 def test_method_contract(name: str) -> None:
     method = semsynth.load_method(name, dataset="shapes", **FAST.get(name, {}))

@@ -16,6 +16,8 @@ from semsynth.registry import METRICS, load_plugins
 load_plugins()
 N_LAYOUTS, SAMPLES = 16, 2
 SHAPES_SPECS = protocols.get("semsynth-v1").for_dataset("shapes").metrics
+# Options of metrics outside the shapes protocol that take a segmenter rather than a backbone.
+UNLISTED_OPTIONS = {"fsd": {"segmenter": "shapes-segnet"}}
 
 
 def runnable_on_shapes() -> list[str]:
@@ -28,7 +30,8 @@ def shapes_options(name: str) -> dict:
     """The shapes protocol's options for ``name``, else the shapes backbone (FID-family metrics on other backbones
     by default); references cut to 100 images to keep the test short."""
     spec = next((spec for spec in SHAPES_SPECS.values() if spec.metric == name), None)
-    options = dict(spec.options) if spec is not None else {"backbone": "shapes-segnet"}
+    unlisted = UNLISTED_OPTIONS.get(name, {"backbone": "shapes-segnet"})
+    options = dict(spec.options) if spec is not None else dict(unlisted)
     if "reference_limit" in options or spec is None:
         options.update(reference_split="train", reference_limit=100)
     return options

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("backbones", "segmenters", "sdm", "inade", "dpsims", "piti")
+FAMILIES = ("backbones", "segmenters", "sdm", "inade", "dpsims", "piti", "gcdp")
 
 
 def load() -> None:

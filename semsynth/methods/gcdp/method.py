@@ -1,0 +1,233 @@
+"""The ``gcdp`` plugin: layout -> image by GCDP's cross-modal outpainting (the label map known everywhere, the
+image generated; official resampling count), an optional text prompt (the learned null text when none); joint
+generation of (image, layout) and layout from image (the reverse outpainting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ... import checkpoints
+from ...diffusion.categorical import CategoricalProcess
+from ...errors import UserError
+from ...registry import METHODS
+from ...types import Layout
+from ..base import Method
+from ..sdm.method import to_uint8
+from .checkpoint import read_official
+from .model import JointUNet
+from .presets import PRESETS, SETTING_TYPES
+from .sampling import guided, lowres_condition, outpaint, pack_text, processes, sample_joint
+from .text import T5Encoder, TextEncoder
+from .train import JointModel
+
+Prompts = Sequence[str | None] | None
+Noise = Callable[[], torch.Tensor]
+
+
+@dataclass
+class Stage:
+    """One network of the cascade: its output ``size``, its stored sample-schedule buffers, whether guidance
+    applies (the official SR stage samples with scale 1)."""
+
+    net: JointUNet
+    size: tuple[int, int]
+    label_buffers: dict[str, torch.Tensor] | None
+    guided: bool = True
+
+
+def resized(value: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """An image ``[B, 3, H, W]`` or label map ``[B, H, W]`` at ``size`` by nearest neighbour (official resize)."""
+    if tuple(value.shape[-2:]) == tuple(size):
+        return value
+    if value.dim() == 3:
+        return torch.nn.functional.interpolate(value[:, None].float(), size, mode="nearest")[:, 0].long()
+    return torch.nn.functional.interpolate(value, size, mode="nearest")
+
+
+def _load(path: Path, net_config: dict[str, Any], ema: bool
+          ) -> tuple[JointModel, dict[str, torch.Tensor] | None, CategoricalProcess | None]:
+    """A model from our safetensors (net + text encoder) or an official file (EMA weights by default), its stored
+    sample-schedule buffers and its low-res label chain (official files only)."""
+    if checkpoints.file_format(checkpoints.read_head(path)) == "safetensors":
+        state, config = checkpoints.load(path)
+        model = checkpoints.build(lambda: JointModel.from_config(config), path)
+        checkpoints.load_into(model, state, path)
+        return model, None, None
+    official = read_official(path, ema=ema)
+    model = JointModel(JointUNet(**net_config))
+    checkpoints.load_into(model.net, official.unet, path)
+    lowres = None if official.lowres_buffers is None else \
+        CategoricalProcess(net_config["num_classes"], official.lowres_buffers)
+    return model, official.label_buffers, lowres
+
+
+@METHODS.register_module(name="gcdp")
+class GCDP(Method):
+    """Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal outpainting.
+    Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt)."""
+
+    name = "gcdp"
+    presets = PRESETS
+    defaults = dict(PRESETS["shapes"].settings)
+    setting_types = SETTING_TYPES
+
+    def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
+                 ema: bool = True, sr_checkpoint: str | Path | None = None, **overrides: Any) -> None:
+        super().__init__(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
+        model, label_buffers, _ = _load(self.checkpoint, self.preset.net_config(), ema)
+        self._attach(model, label_buffers)
+        if self.preset.sr_config is not None:
+            from ... import weights
+
+            path = weights.path(self.preset.sr_weights, sr_checkpoint)
+            sr, sr_buffers, lowres = _load(path, dict(self.preset.sr_config, num_classes=self.preset.num_classes),
+                                           ema)
+            self.attach_super_resolution(sr.net, sr_buffers, lowres)
+
+    @classmethod
+    def from_model(cls, model: JointModel, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "GCDP":
+        """A method around an existing model (random weights in tests, a model being trained)."""
+        method = cls.without_checkpoint(dataset, device, **overrides)
+        method._attach(model, None)
+        return method
+
+    @classmethod
+    def train(cls, dataset: str, out_dir: str | Path, **options: Any) -> Path:
+        """``bench train --method gcdp``: ``train.train`` (options override the preset)."""
+        from .train import train
+
+        return train(dataset, Path(out_dir), **options)
+
+    def _attach(self, model: JointModel, label_buffers: dict[str, torch.Tensor] | None) -> None:
+        if model.net.num_classes != self.preset.num_classes:
+            raise UserError(f"GCDP network has {model.net.num_classes} label classes but {self.dataset} needs "
+                            f"{self.preset.num_classes}; use a checkpoint trained for {self.dataset}")
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        self._text: TextEncoder | None = model.text
+        self.stages = [Stage(self.model.net, tuple(self.preset.base_size), label_buffers)]
+
+    def attach_super_resolution(self, net: JointUNet, label_buffers: dict[str, torch.Tensor] | None,
+                                lowres_label: CategoricalProcess | None = None) -> None:
+        """Add the cascade's super-resolution stage (to the dataset resolution; guidance 1 as the official SR
+        script); ``lowres_label`` is the checkpoint's 1000-step chain that noises the low-res labels."""
+        net = net.to(self.device).eval().requires_grad_(False)
+        self.stages = self.stages[:1] + [Stage(net, tuple(self.resolution), label_buffers, guided=False)]
+        self.lowres_label = lowres_label or CategoricalProcess.from_log_snr(self.preset.num_classes, "linear", 1000)
+
+    # -- conditions -----------------------------------------------------------------------------------------
+
+    def text_encoder(self) -> TextEncoder:
+        """The shipped caption encoder, or T5-large (weights entry ``t5-large``) for the official models."""
+        if self._text is None:
+            from ... import weights
+
+            self._text = T5Encoder(str(weights.path("t5-large")), self.model.net.max_text_len, self.device)
+        return self._text
+
+    def conditions(self, prompts: Sequence[str | None]) -> torch.Tensor:
+        """Packed text conditions: each prompt's embeddings, or the null text (dropped) where None."""
+        width = self.model.net.text_embed_dim
+        given = [prompt for prompt in prompts if prompt is not None]
+        encoded = iter(zip(*self.text_encoder().encode(given))) if given else iter(())
+        rows = [next(encoded) if prompt is not None else (torch.zeros(1, width, device=self.device),
+                                                          torch.zeros(1, dtype=torch.bool, device=self.device))
+                for prompt in prompts]
+        length = max(embeds.shape[0] for embeds, _ in rows)
+        embeds = torch.stack([torch.nn.functional.pad(e.to(self.device), (0, 0, 0, length - e.shape[0]))
+                              for e, _ in rows])
+        mask = torch.stack([torch.nn.functional.pad(m.to(self.device), (0, length - m.shape[0])) for _, m in rows])
+        keep = torch.tensor([prompt is not None for prompt in prompts], device=self.device)
+        return pack_text(embeds, mask, keep)
+
+    def _noises(self, seeds: Sequence[int]) -> Callable[[tuple[int, int]], tuple[Noise, Noise]]:
+        """Per stage size: Gaussian ``[B, 3, H, W]`` and uniform ``[B, K, H, W]`` noise, each sample's from its own
+        generator (one generator per sample through all stages)."""
+        generators = [torch.Generator(device="cpu").manual_seed(self.check_seed(seed)) for seed in seeds]
+        classes = self.preset.num_classes
+
+        def at(size: tuple[int, int]) -> tuple[Noise, Noise]:
+            return (lambda: torch.stack([torch.randn((3, *size), generator=g) for g in generators]).to(self.device),
+                    lambda: torch.stack([torch.rand((classes, *size), generator=g) for g in generators])
+                    .to(self.device))
+
+        return at
+
+    def _cascade(self, sampler: Callable, cond: torch.Tensor, scale: float, seeds: Sequence[int],
+                 known: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every stage in turn: ``sampler(model, pair, cond, noises, **known)`` at the stage's size (known maps
+        resized by nearest neighbour), the SR stage conditioned on the noised previous output."""
+        noises = self._noises(seeds)
+        steps = int(self.settings["steps"])
+        image = labels = None
+        for index, stage in enumerate(self.stages):
+            pair = processes(self.preset.num_classes, self.preset.schedule if index == 0 else "linear", steps,
+                             stage.label_buffers, self.preset.label_schedule if index == 0 else "linear")
+            lowres = None if index == 0 else lowres_condition(image, labels, stage.size, self.lowres_label,
+                                                              noises(stage.size))
+            model = guided(stage.net, pair, scale if stage.guided else 1.0, lowres)
+            image, labels = sampler(model, pair, cond, noises(stage.size),
+                                    **{key: resized(value, stage.size) for key, value in known.items()})
+        return image, labels
+
+    def _run(self, sampler: Callable, prompts: Sequence[str | None], seeds: Sequence[int], **known: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cascade sample by sample on the CPU (bit-exact batches: MKL-DNN kernels depend on the batch size),
+        the whole batch elsewhere; guidance only where a prompt is given."""
+        if self.stages[-1].size != tuple(self.resolution):
+            raise UserError(f"gcdp on {self.dataset} samples at {self.stages[-1].size} and needs the "
+                            f"super-resolution stage for {self.resolution}: pass sr_checkpoint")
+        cond = self.conditions(prompts)
+        scales = [float(self.settings["guidance"]) if prompt is not None else 1.0 for prompt in prompts]
+        if self.device.type != "cpu" and len(set(scales)) == 1:
+            return self._cascade(sampler, cond, scales[0], seeds, known)
+        outputs = [self._cascade(sampler, cond[i:i + 1], scale, [seed], {k: v[i:i + 1] for k, v in known.items()})
+                   for i, (scale, seed) in enumerate(zip(scales, seeds))]
+        return torch.cat([image for image, _ in outputs]), torch.cat([labels for _, labels in outputs])
+
+    def _model_labels(self, layouts: Sequence[Layout]) -> torch.Tensor:
+        for layout in layouts:
+            self.check_layout(layout)
+        return torch.stack([self.preset.model_labels(layout.labels) for layout in layouts]).to(self.device)
+
+    # -- the method contract and GCDP's other directions ------------------------------------------------------
+
+    def generate(self, layout: Layout, seed: int, prompt: str | None = None) -> torch.Tensor:
+        return self.generate_batch([layout], [seed], [prompt])[0]
+
+    @torch.no_grad()
+    def generate_batch(self, layouts: Sequence[Layout], seeds: Sequence[int], prompts: Prompts = None
+                       ) -> torch.Tensor:
+        self.check_batch(layouts, seeds)
+        prompts = list(prompts) if prompts is not None else [None] * len(layouts)
+        labels = self._model_labels(layouts)
+        resample = int(self.settings["resample"])
+        image, _ = self._run(lambda *args, labels: outpaint(*args, labels=labels, resample=resample), prompts, seeds,
+                             labels=labels)
+        return to_uint8(image)
+
+    @torch.no_grad()
+    def generate_joint(self, seed: int, prompt: str | None = None) -> tuple[torch.Tensor, Layout]:
+        """An (image uint8 ``[3, H, W]``, layout in the dataset's ids) pair from noise, text-conditioned when
+        ``prompt`` is given."""
+        image, labels = self._run(sample_joint, [prompt], [self.check_seed(seed)])
+        return to_uint8(image)[0], Layout(self.preset.dataset_labels(labels[0].cpu()), self.label_space)
+
+    @torch.no_grad()
+    def layout_from_image(self, image: torch.Tensor, seed: int, prompt: str | None = None) -> Layout:
+        """The reverse outpainting: the image known everywhere, the label map generated."""
+        if image.dtype != torch.uint8 or tuple(image.shape) != (3, *self.resolution):
+            raise UserError(f"layout_from_image needs a uint8 image of shape [3, {self.resolution[0]}, "
+                            f"{self.resolution[1]}]")
+        known = image[None].to(self.device).float() / 127.5 - 1
+        resample = int(self.settings["resample"])
+        _, labels = self._run(lambda *args, image: outpaint(*args, image=image, resample=resample), [prompt],
+                              [self.check_seed(seed)], image=known)
+        return Layout(self.preset.dataset_labels(labels[0].cpu()), self.label_space)
+
+    def save(self, path: str | Path) -> None:
+        """Float32 safetensors with the config as metadata (loads back with ``checkpoint=path``)."""
+        checkpoints.save(path, self.model.state_dict(), self.model.config())
