@@ -228,7 +228,7 @@ def _protocol_section(dataset: str, protocol: str, frame: pd.DataFrame, devices:
         fid = _with_ci(row["FID"], row["FID CI"], 2)
         if _fid_warning(row, floor):
             fid, warned = fid + " ⚠", True
-        cost = row["s / image"]
+        cost = row["s / image"] if row["s / image"] == row["s / image"] else None   # pandas turns None into NaN
         device = f" ({chr(ord('a') + devices.index(row['device']))})" if cost is not None else ""
         cells = [str(row["rank"]), f"`{row['name']}`", fid, _fmt(row["FID∞"], 2),
                  _with_ci(row["mIoU"], row["mIoU CI"], 2), _fmt(row["mIoU / real"], 3),
