@@ -124,10 +124,19 @@ class Missing:
             for dataset, source in self.data.items():
                 if f"'{dataset}'" in part and "data root" in part:
                     part += f" (bench reproduce: --data-root {dataset}=DIR; get the data: {source})"
+            part = _portable(part)
             if part not in self.items:
                 self.items.append(part)
             numbers.append(self.items.index(part) + 1)
         return "".join(f"[{number}]" for number in numbers)
+
+
+def _portable(text: str) -> str:
+    """``text`` with this machine's package and home folders written as ``<semsynth>`` and ``~``, so that a committed
+    report reads the same for every user."""
+    from ..weights import ASSETS
+
+    return text.replace(str(ASSETS.parent), "<semsynth>").replace(str(Path.home()), "~")
 
 
 def _differences(spec: RunSpec | None, record: dict[str, Any] | None) -> str:
