@@ -260,6 +260,18 @@ class Trainer:
         return {key: value.detach().cpu() for key, value in module.state_dict().items()}
 
 
+def export_ema(out_dir: str | Path, target: Path, module: str = "G") -> Path:
+    """Write the EMA copy of ``module`` from ``out_dir/checkpoint.pt`` to ``target`` as fp16 safetensors with the
+    network config of ``out_dir/train_options.json`` (the shipped-weights format of the diffusion methods)."""
+    from . import checkpoints
+
+    out_dir = Path(out_dir)
+    config = json.loads((out_dir / "train_options.json").read_text())["config"]
+    state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    checkpoints.save(target, state["ema"][module], config, half=True)
+    return target
+
+
 def _append_line(file: Path, line: str) -> None:
     with open(file, "a") as handle:
         handle.write(line + "\n")

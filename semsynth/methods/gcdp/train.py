@@ -18,7 +18,7 @@ from ...diffusion.categorical import CategoricalProcess, index_to_log_onehot
 from ...diffusion.continuous import ContinuousGaussianProcess
 from ...diffusion.losses import categorical_loss
 from ...errors import UserError
-from ...training import TrainConfig, Trainer
+from ...training import TrainConfig, Trainer, export_ema
 from ...types import Example
 from ..settings import check_settings
 from ..sdm.train import random_crop
@@ -153,9 +153,5 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
 
 def export(out_dir: str | Path, dataset: str, target: str | Path | None = None) -> Path:
     """Write the EMA weights of ``out_dir/checkpoint.pt`` as fp16 safetensors with the stored config."""
-    out_dir = Path(out_dir)
-    config = json.loads((out_dir / "train_options.json").read_text())["config"]
-    state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    target = Path(target) if target is not None else out_dir / f"gcdp_{dataset}.safetensors"
-    checkpoints.save(target, state["ema"]["G"], config, half=True)
-    return target
+    target = Path(target) if target is not None else Path(out_dir) / f"gcdp_{dataset}.safetensors"
+    return export_ema(out_dir, target)

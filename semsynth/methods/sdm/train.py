@@ -15,7 +15,7 @@ from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.losses import hybrid_loss
 from ...diffusion.schedules import linear_betas
 from ...errors import UserError
-from ...training import TrainConfig, Trainer
+from ...training import TrainConfig, Trainer, export_ema
 from ...types import Example
 from .model import SDMUNet
 from ..settings import check_settings
@@ -113,9 +113,5 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
 def export(out_dir: str | Path, dataset: str, target: str | Path | None = None) -> Path:
     """Write the EMA weights of ``out_dir/checkpoint.pt`` as fp16 safetensors (default
     ``out_dir/sdm_<dataset>.safetensors``) with the network config of ``train_options.json``."""
-    out_dir = Path(out_dir)
-    config = json.loads((out_dir / "train_options.json").read_text())["config"]
-    state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    target = Path(target) if target is not None else out_dir / f"sdm_{dataset}.safetensors"
-    checkpoints.save(target, state["ema"]["G"], config, half=True)
-    return target
+    target = Path(target) if target is not None else Path(out_dir) / f"sdm_{dataset}.safetensors"
+    return export_ema(out_dir, target)
