@@ -49,6 +49,7 @@ class TrainConfig:
     quiet: bool = False
     amp: str | None = None               # "bf16" or "fp16": autocast (fp16 also scales the loss)
     grad_clip: float | None = None       # max total gradient norm per optimizer step
+    resume: bool = True                  # False: refuse a folder that already holds a checkpoint (never delete it)
 
 
 class Trainer:
@@ -81,6 +82,9 @@ class Trainer:
         self._permutations: dict[tuple[int, int], torch.Tensor] = {}
         self.checkpoint = self.out_dir / "checkpoint.pt"
         if self.checkpoint.exists():
+            if not config.resume:
+                raise UserError(f"{self.out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or "
+                                f"another --out")
             self._resume()
 
     def unwrap(self, name: str) -> nn.Module:

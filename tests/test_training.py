@@ -13,12 +13,12 @@ from semsynth.errors import UserError
 from semsynth.training import TrainConfig, Trainer
 
 
-def _train(out_dir, steps, seed=0):
+def _train(out_dir, steps, seed=0, resume=True):
     torch.manual_seed(0)
     net = nn.Conv2d(3, 10, 3, padding=1)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=4, seed=seed, log_every=1, ckpt_every=2,
-                         ema_decay=0.9, quiet=True)
+                         ema_decay=0.9, quiet=True, resume=resume)
     trainer = Trainer({"net": net}, {"net": optimizer}, config, ema=("net",))
 
     def step(examples, _step, trainer):
@@ -33,6 +33,14 @@ def _train(out_dir, steps, seed=0):
 
     trainer.fit(step, Shapes(split="train", length=10))
     return trainer
+
+
+def test_a_checkpoint_is_refused_not_deleted_when_resume_is_off(tmp_path):
+    _train(tmp_path, steps=2)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(UserError, match="already holds a checkpoint"):
+        _train(tmp_path, steps=4, resume=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):

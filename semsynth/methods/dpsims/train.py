@@ -78,13 +78,11 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
           batch_size: int | None = None, device: str = "cpu", resume: bool = True, quiet: bool = False,
           seed: int = 0, ckpt_every: int = 100, instances: bool | None = None, **options: Any) -> Path:
     """Train DP-SIMS on ``dataset``; returns ``out_dir/dpsims_<dataset>.safetensors`` (the EMA generator). Resumes
-    from ``out_dir/checkpoint.pt`` unless ``resume`` is False. ``options``: ``presets.PAPER_TRAINING`` keys and
-    generator config keys."""
+    from ``out_dir/checkpoint.pt`` (``resume`` False refuses such a folder). ``options``: ``presets.PAPER_TRAINING``
+    keys and generator config keys."""
     from ...training import TrainConfig, Trainer
 
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "checkpoint.pt").exists():
-        (out_dir / "checkpoint.pt").unlink()
     preset = lookup_preset("dpsims", PRESETS, dataset)
     settings, net_options = dict(preset.training), dict(preset.generator)
     unknown = sorted(set(options) - set(settings) - set(net_options))
@@ -114,7 +112,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     modules = {"G": generator, "D": discriminator, **({"C": contrastive} if contrastive is not None else {})}
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=10,
                          ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet,
-                         amp=settings["amp"], grad_clip=settings["grad_clip"])
+                         amp=settings["amp"], grad_clip=settings["grad_clip"], resume=resume)
     trainer = Trainer(modules, optimizers, config, ema=("G",))
     record = {"generator": generator.config.to_dict(), "discriminator": discriminator.config.to_dict(),
               "instances": use_instances, "num_classes": num_classes, "dataset": dataset,

@@ -129,8 +129,6 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
                             TRAINING_TYPES, preset.training)
     settings = {**preset.training, **chosen}
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "checkpoint.pt").exists():
-        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or another --out")
     class_names = tuple(lookup(DATASETS, dataset).label_space.class_names)
     torch.manual_seed(seed)
     model = build_model(preset, class_names, options)
@@ -140,7 +138,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     trainer = Trainer({"G": model}, {"G": optimizer}, TrainConfig(
         out_dir=out_dir, steps=settings["steps"], batch_size=settings["batch_size"], seed=seed, log_every=log_every,
         ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet, amp=amp,
-        grad_clip=grad_clip), ema=("G",))
+        grad_clip=grad_clip, resume=resume), ema=("G",))
     data = load_dataset(dataset, root=data_root, split="train")
     trainer.write(lambda folder: (folder / "train_options.json").write_text(json.dumps(
         {"dataset": dataset, **settings, "seed": seed, "init": str(init) if init else None, "amp": amp,

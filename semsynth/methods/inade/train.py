@@ -73,13 +73,11 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
           device: str = "cpu", resume: bool = True, quiet: bool = False, seed: int = 0, ckpt_every: int = 50,
           **options: Any) -> Path:
     """Train INADE on ``dataset``; returns the weights file ``out_dir/inade_<dataset>.safetensors``. A run resumes
-    from ``out_dir/checkpoint.pt`` unless ``resume`` is False. ``options``: network options (official names, e.g.
-    ``ngf``) and training options (``DEFAULTS``)."""
+    from ``out_dir/checkpoint.pt`` (``resume`` False refuses such a folder). ``options``: network options (official
+    names, e.g. ``ngf``) and training options (``DEFAULTS``)."""
     from ...training import TrainConfig, Trainer
 
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "checkpoint.pt").exists():
-        (out_dir / "checkpoint.pt").unlink()
     settings = {**DEFAULTS, **(SHAPES_DEFAULTS if dataset == "shapes" else {})}
     net_options = presets.options_for(dataset)
     unknown = sorted(set(options) - set(DEFAULTS) - set(net_options))
@@ -99,7 +97,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                   "D": torch.optim.Adam(discriminator.parameters(), lr=settings["lr"] * 2, betas=betas)}
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=10,
                          ckpt_every=ckpt_every, device=device, ema_decay=None, quiet=quiet, amp=settings["amp"],
-                         grad_clip=settings["grad_clip"])
+                         grad_clip=settings["grad_clip"], resume=resume)
     trainer = Trainer({"G": generator, "E": encoder, "D": discriminator}, optimizers, config)
     perceptual, perceptual_name = perceptual_loss(dataset, settings["perceptual"])
     if perceptual is not None:

@@ -182,8 +182,6 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
     if stage == "upsample" and settings["perceptual"] > 0:
         perceptual = VGGPerceptual(weights.path("vgg19-torchvision", vgg))
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "checkpoint.pt").exists():
-        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True or another --out")
     torch.manual_seed(seed)
     net = build(preset, stage, prior, init)
     trained = net.decoder if stage == "prior" else net
@@ -197,7 +195,7 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
     trainer = Trainer(modules, optimizers, TrainConfig(
         out_dir=out_dir, steps=settings["steps"], batch_size=settings["batch_size"], seed=seed, log_every=log_every,
         ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet, amp=amp,
-        grad_clip=grad_clip), ema=("G",))
+        grad_clip=grad_clip, resume=resume), ema=("G",))
     data = load_dataset(dataset, root=data_root, split="train")
     if settings["data_fraction"] < 1:
         data = torch.utils.data.Subset(data, range(max(1, int(len(data) * settings["data_fraction"]))))

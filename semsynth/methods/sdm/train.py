@@ -87,8 +87,6 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
         raise UserError(f"unknown sdm training option(s) {', '.join(unknown)}; use {', '.join(TRAINING_OPTIONS)}, "
                         f"init, seed, log_every, ckpt_every or an SDMUNet argument")
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "checkpoint.pt").exists():
-        raise UserError(f"{out_dir} already holds a checkpoint; pass resume=True (--set resume=true) or another --out")
     net_config = dict(preset.net_config(), **check_settings("sdm network", options, {}, preset.net_config()))
     torch.manual_seed(seed)   # the initial weights
     net = SDMUNet(**net_config)
@@ -98,7 +96,7 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, devi
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     trainer = Trainer({"G": net}, {"G": optimizer}, TrainConfig(
         out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=log_every, ckpt_every=ckpt_every,
-        device=device, ema_decay=ema_decay, quiet=quiet, amp=amp, grad_clip=grad_clip), ema=("G",))
+        device=device, ema_decay=ema_decay, quiet=quiet, amp=amp, grad_clip=grad_clip, resume=resume), ema=("G",))
     data = load_dataset(dataset, root=data_root, split="train")
     trainer.write(lambda folder: (folder / "train_options.json").write_text(json.dumps(
         {"dataset": dataset, "steps": steps, "batch_size": batch_size, "lr": lr, "drop_rate": drop_rate,
