@@ -32,6 +32,7 @@ class WeightSpec:
     shipped: bool = False                      # lives in semsynth/assets (small `shapes` networks)
     aliases: tuple[str, ...] = field(default=())   # other official file names accepted for the same weights
     package_file: str = ""                     # "package:relative/path" of a copy shipped inside another wheel
+    folder: bool = False                       # a directory (a Hugging Face model folder), never hashed
 
 
 CATALOG: dict[str, WeightSpec] = {}
@@ -79,16 +80,22 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "semsynth"
 
 
+def _present(candidate: Path, folder: bool) -> bool:
+    return candidate.is_dir() if folder else candidate.is_file()
+
+
 def find(name: str | None, path: str | Path | None = None) -> Path | None:
-    """The file of weights ``name`` (explicit ``path`` first), or None when it is nowhere."""
+    """The file (or, for a ``folder`` entry, the directory) of weights ``name`` (explicit ``path`` first), or None
+    when it is nowhere."""
+    folder_entry = name is not None and spec(name).folder
     if path is not None:
         path = Path(path).expanduser()
-        return path if path.is_file() else None
+        return path if _present(path, folder_entry) else None
     entry = spec(name)
     for folder in search_dirs():
         for file in (entry.file, *entry.aliases):
             candidate = folder / file
-            if candidate.is_file():
+            if _present(candidate, entry.folder):
                 return candidate
     return _in_package(entry.package_file) if entry.package_file else None
 
@@ -118,6 +125,8 @@ def path(name: str | None, path: str | Path | None = None) -> Path:
         return found
     if path is not None:
         if Path(path).expanduser().exists():
+            if name is not None and spec(name).folder:
+                raise UserError(f"weights path {path} is not a folder; '{name}' is a folder ({spec(name).note})")
             raise UserError(f"weights path {path} is not a file (a folder?); pass the path of the weights file itself")
         raise MissingWeightsError(f"weights file {path} does not exist; pass the path of the downloaded file")
     entry = spec(name)
@@ -125,6 +134,9 @@ def path(name: str | None, path: str | Path | None = None) -> Path:
     if entry.shipped:
         raise MissingWeightsError(f"missing shipped weights '{name}' ({entry.file} not in {places}); reinstall "
                                   f"semsynth-bench, or {entry.url}")
+    if entry.folder:
+        raise MissingWeightsError(f"missing weights '{name}': folder {entry.file} not found in {places}; "
+                                  f"{entry.note}")
     raise MissingWeightsError(
         f"missing weights '{name}': file {entry.file} not found in {places}; download it from {entry.url} "
         f"into one of those folders (or set SEMSYNTH_WEIGHTS), or pass its path explicitly"
@@ -187,6 +199,8 @@ def fetch(name: str, dest: str | Path | None = None, progress: bool = True) -> P
     target = folder / entry.file
     if entry.shipped or not entry.url.startswith(("http://", "https://")):
         raise UserError(f"weights '{name}' cannot be fetched: {entry.url or 'no source URL'}")
+    if entry.folder:
+        raise UserError(f"weights '{name}' is a folder that bench cannot fetch: {entry.note}")
     created = [parent for parent in (target.parent, *target.parent.parents) if not parent.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)    # entry.file may keep the release's folder name

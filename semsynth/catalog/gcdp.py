@@ -15,9 +15,15 @@ for _name, _file, _note in (
     register(WeightSpec(name=_name, file=_file, url=RELEASE, licence=GCDP_LICENCE, users=("gcdp",),
                         note=_note + "; official file name unverified"))
 
-register(WeightSpec(name="t5-large", file="t5-large", url="https://huggingface.co/t5-large", licence="Apache-2.0",
-                    users=("gcdp",), note="folder with the Hugging Face T5-large tokenizer and encoder weights "
-                    "(GCDP's text encoder; needs the transformers package)"))
+# GCDP's text encoder (train.py: text_encoder_name='t5-large'): a Hugging Face folder, not one file, so it is found
+# as a directory and never hashed. The suite reads config.json and the weights through transformers' T5EncoderModel
+# and spiece.model through sentencepiece (methods/gcdp/text.py); GCDP(t5_folder=...) takes a folder elsewhere.
+T5_LARGE_HOW = ("a folder with config.json, model.safetensors and spiece.model of Hugging Face t5-large: on a machine "
+                "with network `hf download google-t5/t5-large config.json model.safetensors spiece.model --local-dir "
+                "t5-large`, then put the folder t5-large into $SEMSYNTH_WEIGHTS or ~/.cache/semsynth/weights; needs "
+                "pip install 'semsynth-bench[gcdp-t5]'")
+register(WeightSpec(name="t5-large", file="t5-large", url="https://huggingface.co/google-t5/t5-large",
+                    licence="Apache-2.0", users=("gcdp",), folder=True, note=T5_LARGE_HOW))
 
 SHAPES_RECIPE = "bench train --method gcdp --dataset shapes --steps 3500 --set grad_clip=1.0 --out runs/gcdp-shapes"
 register(WeightSpec(name="gcdp-shapes", file="gcdp_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",

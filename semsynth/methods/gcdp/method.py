@@ -1,6 +1,12 @@
 """The ``gcdp`` plugin: layout -> image by GCDP's cross-modal outpainting (the label map known everywhere, the
 image generated; official resampling count), an optional text prompt (the learned null text when none); joint
-generation of (image, layout) and layout from image (the reverse outpainting)."""
+generation of (image, layout) and layout from image (the reverse outpainting).
+
+Text: a model file that holds a caption encoder (the shipped ``shapes`` model) uses it; any other (the official
+Cityscapes/CelebA files) uses the official T5-large encoder from the weights folder ``t5-large``, made once on a
+machine with network (``hf download google-t5/t5-large config.json model.safetensors spiece.model --local-dir
+t5-large``) and put into ``$SEMSYNTH_WEIGHTS`` or ``~/.cache/semsynth/weights``, or passed as ``t5_folder``; it needs
+``pip install 'semsynth-bench[gcdp-t5]'``."""
 
 from __future__ import annotations
 
@@ -68,16 +74,20 @@ def _load(path: Path, net_config: dict[str, Any], ema: bool
 @METHODS.register_module(name="gcdp")
 class GCDP(Method):
     """Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal outpainting.
-    Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt)."""
+    Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt). ``t5_folder``: the
+    T5 folder for prompts when the model file has no caption encoder (default: the catalog folder ``t5-large``)."""
 
     name = "gcdp"
     presets = PRESETS
     defaults = dict(PRESETS["shapes"].settings)
     setting_types = SETTING_TYPES
+    t5_folder: str | Path | None = None
 
     def __init__(self, dataset: str = "shapes", checkpoint: str | Path | None = None, device: str = "cpu",
-                 ema: bool = True, sr_checkpoint: str | Path | None = None, **overrides: Any) -> None:
+                 ema: bool = True, sr_checkpoint: str | Path | None = None, t5_folder: str | Path | None = None,
+                 **overrides: Any) -> None:
         super().__init__(dataset=dataset, checkpoint=checkpoint, device=device, **overrides)
+        self.t5_folder = t5_folder
         model, label_buffers, _ = _load(self.checkpoint, self.preset.net_config(), ema)
         self._attach(model, label_buffers)
         if self.preset.sr_config is not None:
@@ -89,9 +99,11 @@ class GCDP(Method):
             self.attach_super_resolution(sr.net, sr_buffers, lowres)
 
     @classmethod
-    def from_model(cls, model: JointModel, dataset: str = "shapes", device: str = "cpu", **overrides: Any) -> "GCDP":
+    def from_model(cls, model: JointModel, dataset: str = "shapes", device: str = "cpu",
+                   t5_folder: str | Path | None = None, **overrides: Any) -> "GCDP":
         """A method around an existing model (random weights in tests, a model being trained)."""
         method = cls.without_checkpoint(dataset, device, **overrides)
+        method.t5_folder = t5_folder
         method._attach(model, None)
         return method
 
@@ -121,11 +133,18 @@ class GCDP(Method):
     # -- conditions -----------------------------------------------------------------------------------------
 
     def text_encoder(self) -> TextEncoder:
-        """The shipped caption encoder, or T5-large (weights entry ``t5-large``) for the official models."""
+        """The model file's caption encoder, else T5 from ``t5_folder`` or the catalog folder ``t5-large`` (loaded at
+        the first prompt; its width must be the network's text width)."""
         if self._text is None:
             from ... import weights
 
-            self._text = T5Encoder(str(weights.path("t5-large")), self.model.net.max_text_len, self.device)
+            folder = weights.path("t5-large", self.t5_folder)
+            encoder = T5Encoder(folder, device=self.device)
+            if encoder.dim != self.model.net.text_embed_dim:
+                raise UserError(f"the T5 encoder in {folder} gives {encoder.dim}-d embeddings but this GCDP network "
+                                f"takes {self.model.net.text_embed_dim}-d text; use the T5 it was trained with "
+                                f"(t5-large: 1024-d)")
+            self._text = encoder
         return self._text
 
     def conditions(self, prompts: Sequence[str | None]) -> torch.Tensor:

@@ -1,11 +1,12 @@
 """Text encoders behind one interface (``encode(captions) -> (embeddings [B, N, D], mask [B, N])``): the official
-T5-large encoder (a weights-catalog entry; needs ``transformers``) and, for ``shapes``, a small word-embedding
-encoder over the class names that the suite trains together with the joint model and ships in its file.
+T5-large encoder (the weights-catalog folder ``t5-large``; needs the ``gcdp-t5`` extra) and, for ``shapes``, a small
+word-embedding encoder over the class names that the suite trains together with the joint model and ships in its file.
 ``layout_caption`` builds the ``shapes`` captions from the classes a layout contains."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import torch
@@ -75,26 +76,64 @@ class WordEncoder(nn.Module):
         return self.words(ids) + self.positions(torch.arange(ids.shape[1], device=ids.device)), mask
 
 
+# Facts of the official text path (GCDP = lucidrains/imagen-pytorch 1.11.14 + its joint model; shared/research/
+# sdm_piti_gcdp.md section 3 and the files named here):
+# - GCDP train.py builds JointImagen(text_encoder_name='t5-large'); joint_imagen.py encodes with
+#   imagen_pytorch/t5.py `t5_encode_text(texts, name, return_attn_mask=True)` inside `autocast(enabled=False)`
+#   (float32), from `transformers` 4.31.0 (GCDP environment.yaml).
+# - imagen_pytorch/t5.py: `T5Tokenizer` + `T5EncoderModel.from_pretrained(name)`; `batch_encode_plus(texts,
+#   padding='longest', max_length=MAX_LENGTH=256, truncation=True)`; the encoder's `last_hidden_state` with the
+#   attention mask; padded positions are zeroed (`masked_fill(~mask, 0.)`); the width is the config's d_model
+#   (1024 for t5-large, t5.py's T5_CONFIGS). The UNet then crops/pads the tokens to its own max_text_len (256).
+# - T5Tokenizer at transformers 4.31 is the SentencePiece tokenizer (legacy mode): the ids of a plain caption are
+#   `SentencePieceProcessor(spiece.model).encode(text)` followed by '</s>'; truncation keeps max_length - 1 pieces
+#   and then the '</s>' (transformers tokenization_t5.py / tokenization_utils_base.py). transformers 5 gives the name
+#   T5Tokenizer to a `tokenizers` re-implementation, so the pieces here come from sentencepiece on the folder's
+#   spiece.model itself: the official ids under every transformers version. (Only literal special-token text such
+#   as '</s>' inside a caption would be split differently.)
+MAX_LENGTH = 256
+T5_EXTRA = "pip install 'semsynth-bench[gcdp-t5]' (transformers and sentencepiece)"
+
+
 class T5Encoder:
-    """The official text encoder: T5 (``t5-large``, 1024-d) last hidden states with the attention mask, from a
-    local Hugging Face folder (weights entry ``t5-large``); needs the ``transformers`` package."""
+    """The official text encoder: a T5 encoder (``t5-large``: 1024-d) read from a local Hugging Face folder with
+    ``config.json``, the weights and ``spiece.model`` (weights entry ``t5-large``); float32 last hidden states,
+    padded positions zero and masked. Needs ``transformers`` and ``sentencepiece`` (extra ``gcdp-t5``)."""
 
-    dim = 1024
-
-    def __init__(self, folder: str, max_len: int = 256, device: str | torch.device = "cpu") -> None:
+    def __init__(self, folder: str | Path, max_len: int = MAX_LENGTH, device: str | torch.device = "cpu") -> None:
         try:
-            from transformers import T5EncoderModel, T5Tokenizer
+            import sentencepiece
+            from transformers import T5EncoderModel
         except ImportError:
-            raise UserError("GCDP's T5 text encoder needs the 'transformers' package (pip install transformers)") \
+            raise UserError(f"GCDP's T5 text encoder needs the transformers and sentencepiece packages: {T5_EXTRA}") \
                 from None
-        self.tokenizer = T5Tokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = T5EncoderModel.from_pretrained(folder, local_files_only=True).to(device).eval()
-        self.max_len, self.device = max_len, device
+        folder = Path(folder)
+        if not (folder / "spiece.model").is_file():
+            raise UserError(f"{folder} has no spiece.model; a T5 folder holds config.json, the weights and "
+                            f"spiece.model (see `bench weights path t5-large`)")
+        try:
+            model = T5EncoderModel.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot load a T5 encoder from {folder}: {str(error).splitlines()[0]}") from None
+        self.pieces = sentencepiece.SentencePieceProcessor(model_file=str(folder / "spiece.model"))
+        self.pad_id, self.eos_id = self.pieces.piece_to_id("<pad>"), self.pieces.piece_to_id("</s>")
+        self.model = model.to(device=device, dtype=torch.float32).eval().requires_grad_(False)
+        self.dim, self.max_len, self.device = int(model.config.d_model), max_len, torch.device(device)
+
+    def tokens(self, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids ``[B, N]`` (pieces then '</s>', at most ``max_len``; padded to the longest) and the mask of real
+        tokens, as the official tokenizer call."""
+        if not all(captions):
+            raise UserError("empty GCDP prompt (the official sampler refuses them); give no prompt for the null text")
+        rows = [ids[:self.max_len - 1] + [self.eos_id] for ids in self.pieces.encode(list(captions))]
+        length = max(len(row) for row in rows)
+        ids = torch.tensor([row + [self.pad_id] * (length - len(row)) for row in rows])
+        mask = torch.tensor([[True] * len(row) + [False] * (length - len(row)) for row in rows])
+        return ids, mask
 
     @torch.no_grad()
     def encode(self, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = self.tokenizer(list(captions), return_tensors="pt", padding="longest", max_length=self.max_len,
-                               truncation=True)
-        ids, mask = batch.input_ids.to(self.device), batch.attention_mask.to(self.device).bool()
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+        ids, mask = (value.to(self.device) for value in self.tokens(captions))
+        with torch.autocast(self.device.type, enabled=False):
+            hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state.float()
         return hidden.masked_fill(~mask[..., None], 0.0), mask
