@@ -81,10 +81,13 @@ class WordEncoder(nn.Module):
 # - GCDP train.py builds JointImagen(text_encoder_name='t5-large'); joint_imagen.py encodes with
 #   imagen_pytorch/t5.py `t5_encode_text(texts, name, return_attn_mask=True)` inside `autocast(enabled=False)`
 #   (float32), from `transformers` 4.31.0 (GCDP environment.yaml).
-# - imagen_pytorch/t5.py: `T5Tokenizer` + `T5EncoderModel.from_pretrained(name)`; `batch_encode_plus(texts,
-#   padding='longest', max_length=MAX_LENGTH=256, truncation=True)`; the encoder's `last_hidden_state` with the
-#   attention mask; padded positions are zeroed (`masked_fill(~mask, 0.)`); the width is the config's d_model
-#   (1024 for t5-large, t5.py's T5_CONFIGS). The UNet then crops/pads the tokens to its own max_text_len (256).
+# - imagen_pytorch/t5.py (lucidrains/imagen-pytorch, the version with `return_attn_mask`, the signature GCDP calls;
+#   GCDP's repository does not change it): `T5Tokenizer` + `T5EncoderModel.from_pretrained(name)`;
+#   `batch_encode_plus(texts, padding='longest', max_length=MAX_LENGTH=256, truncation=True)`; the encoder's
+#   `last_hidden_state` under the attention mask; padded positions zeroed (`masked_fill(~mask, 0.)`; GCDP's
+#   joint_imagen.py rebuilds a missing mask as `any(text_embeds != 0)`, which relies on it); the width is the config's
+#   d_model (get_encoded_dim; 1024 for 't5-large' in t5.py's table). The UNet then crops/pads the tokens to its own
+#   max_text_len (256 in the official nets; model.py).
 # - T5Tokenizer at transformers 4.31 is the SentencePiece tokenizer (legacy mode): the ids of a plain caption are
 #   `SentencePieceProcessor(spiece.model).encode(text)` followed by '</s>'; truncation keeps max_length - 1 pieces
 #   and then the '</s>' (transformers tokenization_t5.py / tokenization_utils_base.py). transformers 5 gives the name
