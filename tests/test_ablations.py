@@ -5,6 +5,7 @@ them, ``bench reproduce --dry-run`` and the guidance sweep of PITI's Figure 6.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,20 +154,27 @@ def test_dry_run_sees_a_trained_file_put_where_the_catalog_looks(capsys, no_loca
     assert "weights piti-shapes-fixed-decoder: MISSING" in out
 
 
-def test_figure6_sweep_plots_each_metric_against_guidance_per_mode(tmp_path) -> None:
+def test_figure6_report_plots_each_metric_against_guidance_per_mode(tmp_path) -> None:
+    """The report of a table without printed values: no published-vs-reproduced scatter, a sweep plot instead. The
+    run records are written as the runner writes them (the fields the report reads), FID = w to check the axes."""
     from PIL import Image
 
-    from semsynth.reporting.plots.sweep import sweep_plot
-    from semsynth.reporting.reproduce import _sweep_points
+    from semsynth.reporting.reproduce import Options, _sweep_points, plan_of, write_report
 
-    plan = plans.build("piti-figure6", "shapes")
+    options = Options(track="shapes", reports_dir=str(tmp_path))
+    plan = plan_of("piti-figure6", options)
     assert plan.sweep == {"x": "guidance", "series": "guidance_mode"} and not any(c.published for c in plan.cells)
-    records = {cell.run: {"metrics": {"fid": {"value": float(dict(cell.run.settings)["guidance"])},
-                                      "miou": {"value": 90.0}}} for cell in plan.cells}
-    points = _sweep_points(plan, records)
-    assert len(points) == len(plan.cells) == 24
+    outcomes = {}
+    for number, spec in enumerate(plan.runs):
+        settings = {key: json.loads(value) for key, value in spec.settings}
+        record = {"method": spec.method, "n_layouts": 8, "samples_per_layout": 1, "settings": settings,
+                  "metrics": {"fid": {"value": settings.get("guidance", 0.5)}, "miou": {"value": 90.0}}}
+        (tmp_path / f"{number}.json").write_text(json.dumps(record))
+        outcomes[spec] = {"status": "done", "record": str(tmp_path / f"{number}.json")}
+    points = _sweep_points(plan, {spec: json.loads(Path(o["record"]).read_text()) for spec, o in outcomes.items()})
+    assert len(points) == len(plan.cells) == 24 and all(p["value"] == p["x"] for p in points if p["metric"] == "FID")
     assert {(p["series"], p["x"]) for p in points if p["metric"] == "FID"} == {
         (mode, w) for mode in ("official", "normalized") for w in (1.0, 1.5, 2.0, 3.0, 5.0, 8.0)}
-    assert all(p["value"] == p["x"] for p in points if p["metric"] == "FID")
-    png = sweep_plot(points, "guidance", "guidance_mode", "piti-figure6", tmp_path / "sweep.png")
-    assert Image.open(png).size[0] > 600
+    text = write_report(plan, outcomes, options).read_text()
+    assert "![piti-figure6.shapes-sweep](piti-figure6.shapes-sweep.png)" in text and "published vs" not in text
+    assert Image.open(tmp_path / "piti-figure6.shapes-sweep.png").size[0] > 600

@@ -56,6 +56,11 @@ class Options:
         return "bench reproduce " + " ".join(shlex.quote(arg) for arg in args)
 
 
+def plan_of(table: str, options: Options) -> Plan:
+    return build(table, options.track, limit=options.limit, samples_per_layout=options.samples_per_layout,
+                 methods=options.methods, metrics=options.metrics)
+
+
 def jobs_of(plan: Plan, options: Options) -> list[Any]:
     from ..launchers import RunJob
 
@@ -70,8 +75,7 @@ def reproduce(table: str, options: Options, executor: Any = None) -> Path | None
     ``executor`` (a submitit executor) runs one job per run; by default ``--launcher slurm`` builds one for SLURM."""
     from .. import distributed, launchers
 
-    plan = build(table, options.track, limit=options.limit, samples_per_layout=options.samples_per_layout,
-                 methods=options.methods, metrics=options.metrics)
+    plan = plan_of(table, options)
     jobs = jobs_of(plan, options)
     if executor is None and options.launcher == "slurm":
         executor = launchers.slurm_executor(Path(options.runs_dir) / plan.table / "submitit", options.partition,
@@ -88,8 +92,7 @@ def describe(table: str, options: Options) -> str:
     cannot run here and why."""
     from .. import weights
 
-    plan = build(table, options.track, limit=options.limit, samples_per_layout=options.samples_per_layout,
-                 methods=options.methods, metrics=options.metrics)
+    plan = plan_of(table, options)
     lines = [f"{plan.table} on the {plan.track['track']} track (protocol {plan.protocol or 'none'}): "
              f"{len(plan.runs)} runs, report {Path(options.reports_dir) / plan.report_name}"]
     for number, spec in enumerate(plan.runs, 1):
