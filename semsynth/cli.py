@@ -253,7 +253,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     if args.launcher == "slurm" and not args.partition:
         raise UserError("--launcher slurm needs --partition P (and --gpus-per-job N)")
-    from .reporting.reproduce import Options, reproduce
+    from .reporting.reproduce import Options, describe, reproduce
 
     options = Options(track=args.track, limit=args.limit, samples_per_layout=args.samples_per_layout,
                       methods=args.methods.split(",") if args.methods else None,
@@ -261,6 +261,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                       reports_dir=args.reports_dir, launcher=args.launcher, partition=args.partition,
                       gpus_per_job=args.gpus_per_job, timeout_min=args.timeout_min, device=args.device,
                       batch_size=args.batch_size, data_roots=_data_roots(args.data_root), quiet=args.quiet)
+    if args.dry_run:
+        sys.stdout.write(describe(args.table, options))
+        return 0
     report = reproduce(args.table, options)
     if report is not None:
         print(f"report: {report}")
@@ -358,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", nargs="?", metavar="TABLE", help="table id, e.g. sdm-table1 (see --list)")
     p.add_argument("--list", action="store_true", help="list the table ids with their titles")
     p.add_argument("--published", action="store_true", help="print the paper's printed values of TABLE")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (runs, commands, weights each needs and how to make the missing ones); "
+                        "run nothing")
     p.add_argument("--format", choices=["csv", "md"], default="csv", help="output format of --published")
     p.add_argument("--track", default="paper",
                    help="paper (the paper's datasets and protocol), shapes (the built-in track) or a track .json file")

@@ -22,7 +22,7 @@ EXPECTED_CELLS = {
     "sdm-table1": 12 * 8, "sdm-table2": 3 * 4, "sdm-table3": 12 * 4, "sdm-table4": 5 * 3, "sdm-table5": 2 * 4,
     "inade-table1": 7 * 12, "inade-table2": 8 * 16, "inade-table3": 8 * 12, "inade-table4": 3 * 14,
     "piti-table1": 5 * 6, "piti-table2": 1 * 3, "piti-table3a": 3 * 1, "piti-table3b": 4 * 1, "piti-table4": 3 * 5,
-    "piti-table5": 5 * 12,
+    "piti-table5": 5 * 12, "piti-figure6": 12 * 2,
     "dpsims-table-s4": 4 * 3, "dpsims-table-s5": 9 * 2, "dpsims-table-s6": 4 * 2, "dpsims-table-s7": 3 * 4,
     "dpsims-table-s8": 3 * 2, "dpsims-table-s9": 3 * 3, "dpsims-table-s10": 2 * 3, "dpsims-table-s11": 4 * 2,
     "dpsims-table-s12": 4 * 2, "dpsims-table-s13": 2 * 2,

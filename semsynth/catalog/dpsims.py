@@ -30,3 +30,49 @@ register(WeightSpec(
     users=("dpsims",), shipped=True, sha256="95f17b2a8bd3d0c3c4c75b67d4296113a6e7e4f086df56b8a630a05374262a51",
     note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes for 2000 steps of batch 8 on one "
          "loaded CPU thread, ~60 min (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
+
+# -- the ablation generators of the `shapes` track (reporting/tracks/shapes.json: dpsims-table-s6, -s8, -s9) --
+# Not shipped. Each trains 2000 steps like the shipped dpsims-shapes (methods/dpsims/presets.py SHAPES_RECIPE) with
+# one thing changed; the S6 networks keep its two phases (500 steps at lambda_div 10, then to 2000 at lambda_div 1),
+# so the shipped generator is their fair reference; the S9 networks hold one lambda_div for all 2000 steps. The
+# last command exports the EMA generator into ~/.cache/semsynth/weights, where `bench weights path NAME` finds it
+# (weights.search_dirs: $SEMSYNTH_WEIGHTS, then $SEMSYNTH_CACHE/weights or ~/.cache/semsynth/weights, then
+# semsynth/assets). With a random backbone (``pretrained=false``) the contrastive loss's network, a copy of the
+# backbone on shapes, is random too.
+ABLATION_DIR = "runs/dpsims-ablations"
+WEIGHTS_DIR = "~/.cache/semsynth/weights"
+_TRAIN = "python -m semsynth.methods.dpsims.train --dataset shapes"
+
+
+def _two_phases(run: str, *options: str) -> list[str]:
+    """The shipped recipe's two phases with ``options`` in both."""
+    extra = "".join(f" --set {option}" for option in options)
+    return [f"{_TRAIN} --out {ABLATION_DIR}/{run} --steps 500{extra}",
+            f"{_TRAIN} --out {ABLATION_DIR}/{run} --steps 2000{extra} --set lambda_div=1"]
+
+
+def _export(run: str) -> str:
+    file = f"dpsims_shapes_{run.replace('-', '_')}.safetensors"
+    return f"mkdir -p {WEIGHTS_DIR} && {_TRAIN} --out {ABLATION_DIR}/{run} --export {WEIGHTS_DIR}/{file}"
+
+
+ABLATION_RECIPES: dict[str, tuple[str, list[str]]] = {
+    "dpsims-shapes-finetuned-backbone": ("discriminator backbone pretrained and finetuned with the decoder (S6)",
+                                         _two_phases("finetuned-backbone", "frozen=false")),
+    "dpsims-shapes-random-backbone": ("discriminator backbone randomly initialised and frozen (S6; the pretrained "
+                                      "vs random comparison of S8)",
+                                      _two_phases("random-backbone", "pretrained=false")),
+    "dpsims-shapes-finetuned-random": ("discriminator backbone randomly initialised and trained (S6)",
+                                       _two_phases("finetuned-random", "pretrained=false", "frozen=false")),
+    **{f"dpsims-shapes-div{weight}": (f"diversity-loss weight lambda_div={weight} for all 2000 steps (S9)",
+                                      [f"{_TRAIN} --out {ABLATION_DIR}/div{weight} --steps 2000 "
+                                       f"--set lambda_div={weight}"]) for weight in (0, 10, 100)},
+}
+for _name, (_what, _commands) in ABLATION_RECIPES.items():
+    _run = _name.removeprefix("dpsims-shapes-")
+    _commands.append(_export(_run))
+    register(WeightSpec(name=_name, file=f"dpsims_shapes_{_run.replace('-', '_')}.safetensors",
+                        url=f"(not shipped: make it with `{' && '.join(_commands)}`)", licence="yours (trained by you)",
+                        users=("dpsims",),
+                        note=f"shapes ablation generator: {_what}; the commands end by exporting it to {WEIGHTS_DIR} "
+                             f"(or put it in $SEMSYNTH_WEIGHTS)"))

@@ -18,13 +18,18 @@ so a new method's tables, ablations included, are added by data only::
       "references": ["shapes-oracle"],   extra rows the report adds without published values
       "stated_sizes": true,              take layouts and samples per layout from the table's protocol data when
                                          it states them as numbers ("n_layouts", "samples_per_layout")
-      "tables": {"TABLE": {"protocol": "...", "note": "...", "rows": {"printed row": ROW}}}
+      "tables": {"TABLE": {"protocol": "...", "note": "...", "rows": {"printed row": ROW},
+                           "cells": {"printed row": {"printed metric": ROW}},
+                           "sweep": {"x": "guidance", "series": "guidance_mode"}}}
     }
 
 ROW is a suite method name, or ``{"method": NAME, "settings": {...}, "weights": CATALOG NAME,
 "samples_per_layout": K, "limit": N}``: a row with ``weights`` runs that catalog file (an ablation's own network),
 ``settings`` are method settings as ``--set``. A printed row without ROW is "not in the suite"; a ROW naming a method
-that is not registered is "not in the suite yet". Layouts and samples per layout: ``--limit`` and
+that is not registered is "not in the suite yet". ``cells`` binds single cells of a row where its printed columns
+need different runs (a share of the training data per column: one network each). ``sweep`` (for rows that differ
+only by two settings, e.g. a figure without printed values) adds a plot of each metric against setting ``x``, one
+line per value of setting ``series``. Layouts and samples per layout: ``--limit`` and
 ``--samples-per-layout``, else the row's, else the paper's stated numbers (``stated_sizes``), else the protocol's.
 Seeds always follow the runner's rule (the papers do not state theirs).
 """
@@ -56,6 +61,16 @@ class RunSpec:
     weights: str | None = None
     limit: int | None = None
     samples_per_layout: int | None = None
+
+    def weight_names(self) -> tuple[str, ...]:
+        """The catalog files this run needs besides the method's defaults: ``weights`` and every setting whose value
+        is a catalog name (an extra network such as PITI's ``upsample_weights``)."""
+        from .. import weights
+
+        weights.load_catalog()
+        named = [json.loads(value) for _, value in self.settings]
+        extra = [value for value in named if isinstance(value, str) and value in weights.CATALOG]
+        return tuple(dict.fromkeys([self.weights, *extra] if self.weights else extra))
 
     @property
     def key(self) -> str:
@@ -105,6 +120,7 @@ class Plan:
     cells: list[Cell]
     references: list[RunSpec]
     note: str = ""
+    sweep: dict[str, str] | None = None
 
     @property
     def runs(self) -> list[RunSpec]:
@@ -162,12 +178,17 @@ class _Planner:
     def rows(self) -> dict[str, Any]:
         return {**self.track.get("methods", {}), **self.entry.get("rows", {})}
 
+    def row_of(self, cell: Cell) -> Any:
+        """The ROW of one cell: its own binding in ``cells``, else its printed row's."""
+        own = self.entry.get("cells", {}).get(cell.method, {})
+        return own[cell.metric] if cell.metric in own else self.rows().get(cell.method)
+
     def dataset(self, printed: str) -> str | None:
         return self.track.get("dataset") or self.track.get("datasets", {}).get(printed)
 
     def bind(self, cell: Cell) -> None:
         """Set ``cell.run`` (with its metric key and field) or ``cell.reason``."""
-        spec = self.rows().get(cell.method)
+        spec = self.row_of(cell)
         metric = self.track["metrics"].get(cell.metric)
         dataset = self.dataset(cell.dataset)
         if spec is None:
@@ -257,7 +278,8 @@ def build(table_id: str, track: str | dict[str, Any] = "paper", limit: int | Non
             order = planner.protocols.get(base.protocol).for_dataset(base.dataset).metrics
             cell.run = replace(base, metrics=tuple(key for key in order if key in wanted[base]))
     return Plan(table=table_id, track=track, protocol=planner.protocol or "", cells=cells,
-                references=_references(planner, cells), note=planner.entry.get("note", ""))
+                references=_references(planner, cells), note=planner.entry.get("note", ""),
+                sweep=planner.entry.get("sweep"))
 
 
 def _references(planner: _Planner, cells: list[Cell]) -> list[RunSpec]:

@@ -56,6 +56,11 @@ class Options:
         return "bench reproduce " + " ".join(shlex.quote(arg) for arg in args)
 
 
+def plan_of(table: str, options: Options) -> Plan:
+    return build(table, options.track, limit=options.limit, samples_per_layout=options.samples_per_layout,
+                 methods=options.methods, metrics=options.metrics)
+
+
 def jobs_of(plan: Plan, options: Options) -> list[Any]:
     from ..launchers import RunJob
 
@@ -70,8 +75,7 @@ def reproduce(table: str, options: Options, executor: Any = None) -> Path | None
     ``executor`` (a submitit executor) runs one job per run; by default ``--launcher slurm`` builds one for SLURM."""
     from .. import distributed, launchers
 
-    plan = build(table, options.track, limit=options.limit, samples_per_layout=options.samples_per_layout,
-                 methods=options.methods, metrics=options.metrics)
+    plan = plan_of(table, options)
     jobs = jobs_of(plan, options)
     if executor is None and options.launcher == "slurm":
         executor = launchers.slurm_executor(Path(options.runs_dir) / plan.table / "submitit", options.partition,
@@ -80,6 +84,37 @@ def reproduce(table: str, options: Options, executor: Any = None) -> Path | None
     if not distributed.is_main():
         return None
     return write_report(plan, dict(zip(plan.runs, outcomes)), options)
+
+
+def describe(table: str, options: Options) -> str:
+    """``bench reproduce TABLE --dry-run``: the plan as text, nothing run. Each run with the printed cells it serves,
+    its command and the catalog weights it needs (missing ones with how to make or get them), then the cells that
+    cannot run here and why."""
+    from .. import weights
+
+    plan = plan_of(table, options)
+    lines = [f"{plan.table} on the {plan.track['track']} track (protocol {plan.protocol or 'none'}): "
+             f"{len(plan.runs)} runs, report {Path(options.reports_dir) / plan.report_name}"]
+    for number, spec in enumerate(plan.runs, 1):
+        served = list(dict.fromkeys(f"{cell.method} / {cell.metric}" for cell in plan.cells if cell.run == spec))
+        lines += ["", f"run {number}: {'; '.join(served) or 'reference row ' + spec.method}",
+                  f"  {spec.command()} --out {shlex.quote(str(Path(options.runs_dir) / plan.table / spec.key))}"]
+        for name in spec.weight_names():
+            found = weights.find(name)
+            entry = weights.spec(name)
+            lines.append(f"  weights {name}: " + (f"present ({found})" if found else
+                                                   f"MISSING {entry.file}: {entry.url}"))
+    reasons: dict[str, list[str]] = {}
+    for cell in plan.cells:
+        if cell.reason:
+            reasons.setdefault(cell.reason, []).append(f"{cell.method} / {cell.metric}")
+    if reasons:
+        lines += ["", "cells that do not run:"]
+        lines += [f"  {reason}: {len(cells)} cell(s) ({'; '.join(dict.fromkeys(cells))})"
+                  for reason, cells in reasons.items()]
+    if plan.note:
+        lines += ["", f"track note: {plan.note}"]
+    return "\n".join(lines) + "\n"
 
 
 # -- the report ------------------------------------------------------------------------------------------------
@@ -178,6 +213,20 @@ def _plot_cells(plan: Plan, records: dict[RunSpec, dict[str, Any] | None]) -> li
                 cells.append({"table": plan.table, "method": spec.method, "dataset": spec.dataset,
                               "metric": cell.metric, "published": None, "reproduced": value, "track": track})
     return cells
+
+
+def _sweep_points(plan: Plan, records: dict[RunSpec, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The reproduced cells of a ``sweep`` table as points: the run's ``x`` and ``series`` settings and the value."""
+    if not plan.sweep:
+        return []
+    points = []
+    for cell in plan.cells:
+        value = value_of(records.get(cell.run), cell.key, cell.value_field)
+        settings = {key: json.loads(text) for key, text in cell.run.settings} if cell.run else {}
+        if value is not None and {plan.sweep["x"], plan.sweep["series"]} <= settings.keys():
+            points.append({"metric": cell.metric, "direction": cell.direction, "value": value,
+                           "x": settings[plan.sweep["x"]], "series": settings[plan.sweep["series"]]})
+    return points
 
 
 def _measured(plan: Plan) -> dict[str, Cell]:
@@ -332,11 +381,18 @@ def write_report(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], options: O
     if missing.items:
         lines += ["", "## Why runs did not happen", "", *(f"{n}. {item}" for n, item in enumerate(missing.items, 1))]
     plot_cells = _plot_cells(plan, records)
-    if any(cell["reproduced"] is not None for cell in plot_cells):
+    if any(cell["reproduced"] is not None for cell in plot_cells) and any(cell.published for cell in plan.cells):
         from .plots.cells import published_vs_reproduced
 
         png = published_vs_reproduced(plot_cells, report.with_suffix(".png"))
         lines += ["", f"![published vs reproduced]({png.name})"]
+    points = _sweep_points(plan, records)
+    if points:
+        from .plots.sweep import sweep_plot
+
+        png = sweep_plot(points, plan.sweep["x"], plan.sweep["series"], f"{plan.table} on {plan.track['track']}",
+                         report.with_name(f"{report.stem}-sweep.png"))
+        lines += ["", f"![{png.stem}]({png.name})"]
     if any(records.values()):
         from .plots.quality import quality_plots
 

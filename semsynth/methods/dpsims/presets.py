@@ -65,7 +65,8 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
 # The shipped shapes files: the backbone, then the GAN in two runs of one folder (the second resumes the first with a
 # 10x smaller diversity weight: at step 400 lambda_div 10 gave LPIPS-diversity 1.36 against the true process's 0.75,
 # FID 14.5 and mIoU 54.8 on 50 val layouts, colours leaving their class families), then the EMA generator in fp16.
-SHAPES_STEPS = 2000   # the step of the shipped checkpoint
+SHAPES_STEPS = 2000   # the step of the shipped checkpoint; the ablation generators of the shapes track (Tables S6,
+# S8, S9) follow this recipe with one option changed: catalog/dpsims.py ABLATION_RECIPES
 SHAPES_RECIPE = (
     "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 "
     "--export semsynth/assets/dpsims_shapes_backbone.safetensors && "

@@ -84,6 +84,14 @@ SHAPES_TRAINING = {
                      adversarial=0.01, adv_start=100, ndf=32),
 }
 
+# The `shapes` "100%" training set of the ablations (Tables 3a and 4; commands: catalog/piti.py ABLATION_RECIPES):
+# the first 2000 train layouts (``train_examples``; ``data_fraction`` 0.25 / 0.5 takes 500 / 1000 of them). The
+# train split is virtual and unbounded, so without a finite set every share would see fresh layouts at every step
+# and the rows could not differ. 2000 is small against what the ablations' 800 stage-2 steps of batch 8 draw
+# (6400 examples: about 3 passes over 100%, 13 over 25%), so the smaller shares are really data-starved, as
+# ADE20K's 5k images are for a network of PITI's size; the prior, like GLIDE, learnt from the unbounded stream.
+SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
+
 SHAPES_SETTINGS = dict(sampler="dpm-solver++", steps=10, guidance=1.5, guidance_mode="official", eta=0.0,
                        up_sampler="dpm-solver++", up_steps=5, up_temperature=1.0,
                        upsample_weights="piti-shapes-upsample")

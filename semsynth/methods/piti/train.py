@@ -30,7 +30,8 @@ OPTION_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(
                 "lr": Setting(float, low=0.0, high=1.0), "uncond_p": Setting(float, low=0.0, high=1.0),
                 "ema_decay": Setting(float, low=0.0, high=1.0), "perceptual": Setting(float, low=0.0, high=100.0),
                 "adversarial": Setting(float, low=0.0, high=100.0), "adv_start": Setting(int, low=0, high=10**9),
-                "data_fraction": Setting(float, low=0.0, high=1.0), "ndf": Setting(int, low=1, high=1024)}
+                "data_fraction": Setting(float, low=0.0, high=1.0), "ndf": Setting(int, low=1, high=1024),
+                "train_examples": Setting(int, low=0, high=10**9)}
 WEIGHT_NAMES = {"prior": "piti_{}_prior", "1": "piti_{}_stage1", "1b": "piti_{}_stage1b", "2": "piti_{}_base",
                 "upsample": "piti_{}_upsample"}
 
@@ -129,6 +130,16 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
     return step_fn
 
 
+def training_subset(data: Any, examples: int = 0, fraction: float = 1.0) -> Any:
+    """The first ``examples`` items of ``data`` (all for 0), then the first ``fraction`` of those (at least one):
+    a fixed, finite training set whose shares are nested, for the data-size study (the paper's Table 4)."""
+    if examples and examples > len(data):
+        raise UserError(f"train_examples={examples} exceeds the {len(data)} examples of the training split")
+    count = examples or len(data)
+    count = max(1, int(count * fraction))
+    return data if count == len(data) else torch.utils.data.Subset(data, range(count))
+
+
 def build(preset: PITIPreset, stage: str, prior: str | Path | None, init: str | Path | None) -> PITIModel:
     """The network of ``stage`` with its starting weights: the decoder from ``prior`` (stages 1, 1b, 2; required
     by 1 and 1b), then ``init`` (an earlier stage's file: its encoder for 1b and 2, everything for 1 and upsample)."""
@@ -158,9 +169,10 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
 
     ``options`` override the preset's recipe of the stage: ``steps``, ``batch_size``, ``lr``, ``uncond_p``
     (condition dropout), ``ema_decay``, the upsampler's ``perceptual`` / ``adversarial`` weights and
-    ``adv_start``, the discriminator width ``ndf``, and ``data_fraction`` (train on the first fraction of the
-    split, for the data-size study). The perceptual loss reads torchvision's VGG19 (catalog ``vgg19-torchvision``,
-    or the file ``vgg``).
+    ``adv_start``, the discriminator width ``ndf``, and for the data-size study ``train_examples`` (a finite
+    training set: the first N layouts of the split; 0, the default, is the whole split, which is virtual and
+    unbounded on ``shapes``) and ``data_fraction`` (the first share of that set: ``training_subset``). The
+    perceptual loss reads torchvision's VGG19 (catalog ``vgg19-torchvision``, or the file ``vgg``).
     Resumes from ``out_dir``."""
     from ... import load_dataset
 
@@ -172,7 +184,8 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
     if recipe is None:
         raise UserError(f"piti on {dataset} starts from the released GLIDE files, not a trained prior; "
                         f"use stage 1, 1b, 2 or upsample")
-    defaults = {"perceptual": 0.0, "adversarial": 0.0, "adv_start": 0, "data_fraction": 1.0, "ndf": 64, **recipe}
+    defaults = {"perceptual": 0.0, "adversarial": 0.0, "adv_start": 0, "data_fraction": 1.0, "train_examples": 0,
+                "ndf": 64, **recipe}
     unknown = sorted(set(options) - set(OPTION_TYPES))
     if unknown:
         raise UserError(f"unknown piti training option(s) {', '.join(unknown)}; use {', '.join(OPTION_TYPES)}, "
@@ -196,11 +209,11 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
         out_dir=out_dir, steps=settings["steps"], batch_size=settings["batch_size"], seed=seed, log_every=log_every,
         ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet, amp=amp,
         grad_clip=grad_clip, resume=resume), ema=("G",))
-    data = load_dataset(dataset, root=data_root, split="train")
-    if settings["data_fraction"] < 1:
-        data = torch.utils.data.Subset(data, range(max(1, int(len(data) * settings["data_fraction"]))))
+    data = training_subset(load_dataset(dataset, root=data_root, split="train"), settings["train_examples"],
+                           settings["data_fraction"])
     record = {"dataset": dataset, "stage": stage, "prior": str(prior) if prior else None,
-              "init": str(init) if init else None, "seed": seed, "config": net.config, **settings}
+              "init": str(init) if init else None, "seed": seed, "config": net.config, "train_set_size": len(data),
+              **settings}
     trainer.write(lambda folder: (folder / "train_options.json").write_text(json.dumps(record, indent=1)))
     trainer.fit(make_step(net, stage, preset, process, settings, perceptual), data)
     target = out_dir / f"{WEIGHT_NAMES[stage].format(dataset)}.safetensors"
