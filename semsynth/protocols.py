@@ -173,9 +173,12 @@ def _dpsims(dataset: str) -> DatasetProtocol:
         "swav_fid": MetricSpec("swav_fid", {"reference_split": "val"}),
         "lpips": MetricSpec("lpips", {"backbone": "lpips-alex", "pairing": "all-pairs"}),
     }, samples_per_layout=2, mask2former=True,
-        notes="DP-SIMS (Berrada et al. 2024): FID, mIoU_MF (Mask2Former) next to the legacy mIoU, SwAV-FID after "
-              "Morozov et al. (supplement Tab. S7/S8); its FID implementation and LPIPS pairing are unverified "
-              "(pytorch-fid Inception and two samples per layout assumed)")
+        notes="DP-SIMS (Berrada et al. 2024, supplement A.2-A.3): FID, mIoU_MF (Mask2Former Swin-L) next to the "
+              "OASIS legacy segmenters at 256x256 / 256x512, SwAV-FID after Morozov et al. (Tab. S7/S8). Differences "
+              "we cannot remove: the paper's FID references are its face-blurred copies of ADE20K and COCO-Stuff "
+              "(unpublished; blurring costs OASIS 0.8 and 1.8 FID, Tab. S5), and it names no COCO-Stuff Mask2Former "
+              "checkpoint (none is in the catalog, so COCO-Stuff has legacy mIoU only). Its FID implementation and "
+              "LPIPS pairing are unstated (pytorch-fid Inception and two samples per layout assumed)")
 
 
 register(Protocol(

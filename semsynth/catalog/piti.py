@@ -56,6 +56,7 @@ for _name, (_file, _note) in SHAPES_FILES.items():
 # rows share the total of 1000 steps (one-stage: 1000 joint steps; fixed decoder: 1000 encoder-only steps).
 ABLATION_EXAMPLES = 2000
 ABLATION_STEPS = {"1": 150, "1b": 50, "2": 800}
+ABLATION_EMA_DECAY = 0.99
 ABLATION_DIR = "runs/piti-ablations"
 WEIGHTS_DIR = "~/.cache/semsynth/weights"
 _PRIOR = "--set prior=$(bench weights path piti-shapes-prior)"
@@ -73,8 +74,11 @@ def _install(source: str, file: str) -> str:
 
 
 def _data(fraction: float) -> tuple[str, ...]:
+    """The finite training set (and its share) plus the short EMA of every ablation base run: the Trainer's EMA has
+    no warm-up, so the recipe's 0.999 would keep 45% of the starting weights after 800 steps (random ones for the
+    from-scratch rows)."""
     share = () if fraction == 1 else (f"--set data_fraction={fraction}",)
-    return (f"--set train_examples={ABLATION_EXAMPLES}", *share)
+    return (f"--set train_examples={ABLATION_EXAMPLES}", *share, f"--set ema_decay={ABLATION_EMA_DECAY}")
 
 
 def _finetune(percent: int) -> list[str]:

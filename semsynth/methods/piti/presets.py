@@ -31,7 +31,7 @@ SHAPES_ENCODER = dict(in_channels=3, cnn_channels=[16, 32, 64, 64], width=64, la
 _SMALL = dict(in_channels=3, model_channels=32, out_channels=6, dropout=0.0, num_heads=1, num_head_channels=32,
               num_heads_upsample=-1, use_scale_shift_norm=True, resblock_updown=True, norm_groups=8)
 SHAPES_CONFIGS = {
-    "base": dict(decoder=dict(_SMALL, num_res_blocks=1, channel_mult=[1, 2, 2], attention_resolutions=[2, 4]),
+    "base": dict(decoder=dict(_SMALL, num_res_blocks=1, channel_mult=[1, 1, 2], attention_resolutions=[2, 4]),
                  encoder=SHAPES_ENCODER, upsample=False),
     "upsample": dict(decoder=dict(_SMALL, model_channels=16, num_head_channels=32, num_res_blocks=1,
                                   channel_mult=[1, 2, 2, 4], attention_resolutions=[8]),
@@ -73,15 +73,14 @@ PAPER_TRAINING = {
     "upsample": dict(steps=200_000, batch_size=32, lr=1e-5, uncond_p=0.0, ema_decay=0.9999, perceptual=0.004,
                      adversarial=0.01, adv_start=100, ndf=64),
 }
-# `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE), sized to the ~80 minutes of CPU share this port had
-# (2 cores shared by ~10 processes: 3-12 s a step): far from converged, see the shipped weights' notes.
+# `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE): about 0.2-0.4 s a step on one CPU thread.
 SHAPES_TRAINING = {
-    "prior": dict(steps=600, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.995),
-    "1": dict(steps=100, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995),
-    "1b": dict(steps=30, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=750, batch_size=8, lr=5e-4, uncond_p=0.2, ema_decay=0.995),
-    "upsample": dict(steps=750, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.995, perceptual=0.0,
-                     adversarial=0.01, adv_start=100, ndf=32),
+    "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
+    "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
+    "1b": dict(steps=200, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
+    "2": dict(steps=5000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
+    "upsample": dict(steps=4000, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.999, perceptual=0.0,
+                     adversarial=0.01, adv_start=500, ndf=32),
 }
 
 # The `shapes` "100%" training set of the ablations (Tables 3a and 4; commands: catalog/piti.py ABLATION_RECIPES):
