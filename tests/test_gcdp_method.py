@@ -60,9 +60,12 @@ def test_joint_generation_and_layout_from_image(method: GCDP) -> None:
 
 def test_a_prompt_changes_the_image_and_unknown_words_are_refused(method: GCDP) -> None:
     layout = Shapes(split="val").layout(0)
-    plain = method.generate(layout, seed=0)
-    captioned = method.generate(layout, seed=0, prompt=layout_caption(layout.labels, SHAPES_LABELS.class_names))
-    assert not torch.equal(plain, captioned)
+    caption = layout_caption(layout.labels, SHAPES_LABELS.class_names)
+    captioned = method.generate(layout, seed=0, prompt=caption)
+    assert torch.equal(method.generate(layout, seed=0), captioned)   # shapes: the layout's caption by default
+    null_text = GCDP.from_model(method.model, "shapes", caption=False, **FAST).generate(layout, seed=0)
+    assert not torch.equal(null_text, captioned)
+    assert not torch.equal(method.generate(layout, seed=0, prompt="a scene with sky"), captioned)
     with pytest.raises(UserError, match="unknown word"):
         method.generate(layout, seed=0, prompt="a photo of a cat")
 

@@ -25,8 +25,10 @@ T5_LARGE_HOW = ("a folder with config.json, model.safetensors and spiece.model o
 register(WeightSpec(name="t5-large", file="t5-large", url="https://huggingface.co/google-t5/t5-large",
                     licence="Apache-2.0", users=("gcdp",), folder=True, note=T5_LARGE_HOW))
 
-SHAPES_RECIPE = "bench train --method gcdp --dataset shapes --steps 3500 --set grad_clip=1.0 --out runs/gcdp-shapes"
+SHAPES_RECIPE = ("bench train --method gcdp --dataset shapes --steps 3500 --set grad_clip=1.0 "
+                 "--out runs/gcdp-shapes-1; bench train --method gcdp --dataset shapes --steps 6000 "
+                 "--set grad_clip=1.0 --set init=runs/gcdp-shapes-1/gcdp_shapes.safetensors --out runs/gcdp-shapes")
 register(WeightSpec(name="gcdp-shapes", file="gcdp_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",
-                    sha256="fbfeb62a6fd7e4d6c1e321ca5ad2124e716fd952a0c6672961ea54ec034968d5", licence="MIT",
+                    sha256="7b7b659bb2be7ecb1eb12a13e9c993f14c7d1336adabe94893b0fbc87a4dc529", licence="MIT",
                     users=("gcdp",), shipped=True,
                     note=f"small GCDP joint model + caption encoder (fp16) trained on `shapes`: {SHAPES_RECIPE}"))

@@ -27,7 +27,7 @@ SHAPES_RECIPE = {
                         "--set prior=runs/piti-prior/piti_shapes_prior.safetensors --out runs/piti-1; "
                         "the same with --set stage=1b --set init=runs/piti-1/piti_shapes_stage1.safetensors "
                         "--out runs/piti-1b; the same with --set stage=2 "
-                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --out runs/piti-2",
+                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --steps 1500 --out runs/piti-2",
     "piti-shapes-upsample": "bench train --method piti --dataset shapes --set stage=upsample --out runs/piti-upsample",
 }
 SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
@@ -37,9 +37,9 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                 "piti-shapes-upsample": ("piti_shapes_upsample.safetensors",
                                          "32->64 upsampler trained with the PatchGAN/WGAN-GP loss")}
 SHAPES_SHA256 = {
-    "piti-shapes-prior": "da31e1795fc660d10a9870e198d880fc8c5b8977520d698e38a7141aa87bd5d6",
-    "piti-shapes-base": "e2c233af7242464b21952a7c7b2cd1fbb8fd9ef996f58d469efb035c47d89cff",
-    "piti-shapes-upsample": "aaa09a0b010e753319efe577b5ce4da7d5cfa3c5f9496e6e13c8e0a333d84745",
+    "piti-shapes-prior": "685097e048422c6b5d0195bcd65ece78773b90eae7cbf6d0157802aa4f87945e",
+    "piti-shapes-base": "c55705cebb36bfb2c4e6aa64b0ec69571f9e6ae8793076e3b4c29dbd120f9824",
+    "piti-shapes-upsample": "e25b655dadf4ed8add7e3d9962428549667aea747179f3f8cea3a20719107d9b",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():
     register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)",

@@ -27,7 +27,7 @@ from .checkpoint import read_official
 from .model import JointUNet
 from .presets import PRESETS, SETTING_TYPES
 from .sampling import guided, lowres_condition, outpaint, pack_text, processes, sample_joint
-from .text import T5Encoder, TextEncoder
+from .text import T5Encoder, TextEncoder, layout_caption
 from .train import JointModel
 
 Prompts = Sequence[str | None] | None
@@ -74,7 +74,8 @@ def _load(path: Path, net_config: dict[str, Any], ema: bool
 @METHODS.register_module(name="gcdp")
 class GCDP(Method):
     """Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal outpainting.
-    Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt). ``t5_folder``: the
+    Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt), ``caption`` (a
+    layout without a prompt gets the caption of its classes, as the shapes model was trained). ``t5_folder``: the
     T5 folder for prompts when the model file has no caption encoder (default: the catalog folder ``t5-large``)."""
 
     name = "gcdp"
@@ -223,6 +224,10 @@ class GCDP(Method):
         self.check_batch(layouts, seeds)
         prompts = list(prompts) if prompts is not None else [None] * len(layouts)
         labels = self._model_labels(layouts)
+        if self.settings["caption"]:
+            names = self.label_space.class_names
+            prompts = [layout_caption(sample, names) if prompt is None else prompt
+                       for prompt, sample in zip(prompts, labels.cpu())]
         resample = int(self.settings["resample"])
         image, _ = self._run(lambda *args, labels: outpaint(*args, labels=labels, resample=resample), prompts, seeds,
                              labels=labels)
