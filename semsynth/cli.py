@@ -303,10 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the mIoU segmenters through mmsegmentation itself (cross-check; needs the mmseg extra)")
     p.add_argument("--protocol", default="semsynth-v1", help="evaluation protocol (see `bench list protocols`)")
     p.add_argument("--task", choices=TASKS, default=TASKS[0],
-                   help="layout-to-image: an image for each layout of the plan; joint: no layout given, the method "
-                        "generates an image and its layout together from each of the plan's seeds (generate_joint, "
-                        "e.g. gcdp; GCDP Table 1), FID of the images, mIoU of the segmenter against the generated "
-                        "layouts, FSD of the generated layouts against the real ones")
+                   help="layout-to-image: an image for each layout of the plan; joint: no layout is given, the "
+                        "method generates an image and its layout together from each of the plan's seeds "
+                        "(generate_joint, e.g. gcdp), scored by the protocol's metrics defined for such pairs: FID "
+                        "of the images, mIoU of the segmenter against the generated layouts, FSD of the generated "
+                        "layouts against the real ones (GCDP Table 1: --protocol gcdp-paper)")
     p.add_argument("--sampler", help="method setting `sampler` (default: the method's preset)")
     p.add_argument("--steps", type=_positive, help="method setting `steps` (default: the method's preset)")
     p.add_argument("--guidance", type=float, help="method setting `guidance` (default: the method's preset)")
