@@ -23,11 +23,11 @@ so a new method's tables, ablations included, are added by data only::
 
 ROW is a suite method name, or ``{"method": NAME, "settings": {...}, "weights": CATALOG NAME,
 "samples_per_layout": K, "limit": N, "task": "joint"}``: a row with ``weights`` runs that catalog file (an
-ablation's own network), ``settings`` are method settings as ``--set``, ``task`` is what the method is asked to
-generate (``bench run --task``; default ``layout-to-image``; ``joint``: image and layout together from noise, scored
-by the protocol's metrics that are defined for such pairs, as GCDP's Table 1; a method without ``generate_joint``
-is then "cannot run"). A printed row without ROW is "not in the suite"; a ROW naming a method
-that is not registered is "not in the suite yet". Layouts and samples per layout: ``--limit`` and
+ablation's own network), ``settings`` are method settings as ``--set``, ``task`` is what the method generates
+(``bench run --task``): ``layout-to-image`` (the default) or ``joint``, image and layout together from noise, scored
+by the protocol's metrics defined for such pairs as in GCDP's Table 1 (a method without ``generate_joint`` leaves
+the row's cells not run, saying so). A printed row without ROW is "not in the suite"; a ROW naming a method that is
+not registered is "not in the suite yet". Layouts and samples per layout: ``--limit`` and
 ``--samples-per-layout``, else the row's, else the paper's stated numbers (``stated_sizes``), else the protocol's.
 Seeds always follow the runner's rule (the papers do not state theirs).
 """
