@@ -105,4 +105,5 @@ def test_reproduce_gcdp_table1_fills_the_ours_cells(tmp_path):
     for metric, key, published in (("FID", "fid", "20.36"), ("mIoU", "miou", "65.80"), ("FSD", "fsd", "42.22")):
         line = next(line for line in text.splitlines() if line.startswith(f"| **Ours** | {metric} |"))
         assert f"Cityscapes {published}" in line and f"{record['metrics'][key]['value']:.2f}" in line, line
+        assert "2 pairs (protocol: whole val split)" in line
     assert "gcdp: 2 (image, layout) pairs generated jointly" in text and "--task joint" in text

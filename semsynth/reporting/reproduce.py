@@ -150,7 +150,8 @@ def _differences(spec: RunSpec | None, record: dict[str, Any] | None) -> str:
     k = record["samples_per_layout"] if record else spec.samples_per_layout
     notes = []
     if n is not None and n != pinned.n_layouts:
-        notes.append(f"{n} layouts (protocol: {pinned.n_layouts or 'whole ' + pinned.split + ' split'})")
+        unit = "pairs" if spec.task == tasks.JOINT else "layouts"
+        notes.append(f"{n} {unit} (protocol: {pinned.n_layouts or 'whole ' + pinned.split + ' split'})")
     if k is not None and k != pinned.samples_per_layout:
         notes.append(f"K={k} (protocol: {pinned.samples_per_layout})")
     notes += [f"{key}={value}" for key, value in spec.settings]
