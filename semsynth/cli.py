@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         method=args.method, dataset=args.dataset, data_root=args.data_root, checkpoint=args.checkpoint,
         split=args.split, limit=args.limit, samples_per_layout=args.samples_per_layout,
         metrics=args.metrics.split(",") if args.metrics else None, segmenter=args.segmenter,
-        segmenter_backend=args.segmenter_backend, protocol=args.protocol, settings=_settings(args),
+        segmenter_backend=args.segmenter_backend, protocol=args.protocol, task=args.task, settings=_settings(args),
         batch_size=args.batch_size, device=args.device, out=args.out, quiet=args.quiet)
     run_dir, record = run(config, resume=args.resume)
     for name, metric in record["metrics"].items():
@@ -272,6 +272,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .tasks import TASKS
 
     parser = _Parser(prog="bench", description="semsynth-bench: semantic image synthesis benchmark")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -304,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segmenter-backend", choices=["native", "mmseg"], default="native",
                    help="run the mIoU segmenters through mmsegmentation itself (cross-check; needs the mmseg extra)")
     p.add_argument("--protocol", default="semsynth-v1", help="evaluation protocol (see `bench list protocols`)")
+    p.add_argument("--task", choices=TASKS, default=TASKS[0],
+                   help="layout-to-image: an image for each layout of the plan; joint: no layout is given, the "
+                        "method generates an image and its layout together from each of the plan's seeds "
+                        "(generate_joint, e.g. gcdp), scored by the protocol's metrics defined for such pairs: FID "
+                        "of the images, mIoU of the segmenter against the generated layouts, FSD of the generated "
+                        "layouts against the real ones (GCDP Table 1: --protocol gcdp-paper)")
     p.add_argument("--sampler", help="method setting `sampler` (default: the method's preset)")
     p.add_argument("--steps", type=_positive, help="method setting `steps` (default: the method's preset)")
     p.add_argument("--guidance", type=float, help="method setting `guidance` (default: the method's preset)")

@@ -48,6 +48,7 @@ class RunJob:
                          data_root=self.data_roots.get(self.spec.dataset), limit=self.spec.limit,
                          checkpoint=str(weights.path(self.spec.weights)) if self.spec.weights else None,
                          samples_per_layout=self.spec.samples_per_layout, metrics=list(self.spec.metrics),
+                         task=self.spec.task,
                          settings={key: json.loads(value) for key, value in self.spec.settings},
                          batch_size=self.batch_size, device=self.device, out=str(self.folder), quiet=self.quiet)
 

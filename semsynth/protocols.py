@@ -203,12 +203,14 @@ register(Protocol(
 
 
 def _gcdp(segmenter: str, fid: dict[str, Any], notes: str) -> DatasetProtocol:
-    """GCDP Table 1 (joint generation) as a layout -> image protocol: FID, mIoU and FSD with one segmenter; the
-    joint evaluation itself is ``semsynth.methods.gcdp.evaluation.joint_evaluation``."""
+    """GCDP Table 1: FID, mIoU and FSD with one segmenter, for layout -> image runs and for joint generation
+    (``bench run --task joint``, where mIoU and FSD take the generated layouts). FSD's reference is capped as FID's
+    (the ``real`` row compares against the train split, a million images on shapes)."""
+    limit = {"reference_limit": fid["reference_limit"]} if "reference_limit" in fid else {}
     return DatasetProtocol(metrics={
         "fid": MetricSpec("fid", fid),
         "miou": MetricSpec("miou", {"segmenter": segmenter}),
-        "fsd": MetricSpec("fsd", {"segmenter": segmenter, "unit": "percent", "reference_split": "val"}),
+        "fsd": MetricSpec("fsd", {"segmenter": segmenter, "unit": "percent", "reference_split": "val", **limit}),
     }, samples_per_layout=1, notes=notes)
 
 

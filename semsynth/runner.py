@@ -9,8 +9,13 @@ exactly the metrics of an uninterrupted one; each rank evaluates one contiguous 
 gathered in rank order are in plan order and the metrics do not depend on the number of processes.
 
 The run identity (``Plan.identity``: method, resolved settings, the weights' sha256, dataset, absolute data root,
-split, protocol, layouts, samples per layout, seed rule, metric specs) is stored in ``RUN_DIR/run.json``; a resume
-whose identity differs is refused.
+split, protocol, layouts, samples per layout, seed rule, metric specs, and the task when it is not layout -> image)
+is stored in ``RUN_DIR/run.json``; a resume whose identity differs is refused.
+
+``--task joint`` (``tasks.py``) keeps the plan and its seeds but gives the method no layout: each of the plan's
+slots draws one (image, layout) pair with ``generate_joint(seed)``, both stored (``<key>.png`` and
+``<key>_layout.png``), and the metrics, with their ``joint_options``, score the images against the generated layouts;
+``n_layouts`` then counts the pairs and the record's ``task`` says so.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any, Callable, TypeVar
 
 import torch
 
-from . import __version__, distributed, load_dataset, load_method, load_metric
+from . import __version__, distributed, load_dataset, load_method, load_metric, tasks
 from . import protocols as protocol_table
 from .errors import DatasetError, MissingWeightsError, UserError
 from .evaluators import bootstrap
@@ -37,7 +42,7 @@ from .outputs import check_writable_folder
 from .progress import progress, step_progress
 from .registry import METHODS, METRICS, lookup
 from .devices import device_name
-from .store import RunLock, SampleStore, atomic_write_json, sample_key
+from .store import RunLock, SampleStore, atomic_write_json, layout_key, sample_key
 from .types import Example
 from .weights import sha256
 
@@ -57,9 +62,13 @@ def sample_seed(example_id: str, k: int) -> int:
     return zlib.crc32(f"{example_id}/{k}".encode()) % 2**31
 
 
-def unmet_need(name: str, method_class: type, metric: type[Metric], samples_per_layout: int) -> str | None:
-    """Why a run of method ``name`` with ``samples_per_layout`` samples per layout cannot compute ``metric`` (None
-    when it can); ``bench reproduce`` asks it when it plans, the runner when it selects metrics."""
+def unmet_need(name: str, method_class: type, metric: type[Metric], samples_per_layout: int,
+               task: str = tasks.LAYOUT_TO_IMAGE) -> str | None:
+    """Why a run of method ``name`` on ``task`` with ``samples_per_layout`` samples per layout cannot compute
+    ``metric`` (None when it can); ``bench reproduce`` asks it when it plans, the runner when it selects metrics."""
+    unmet = tasks.unmet_need(task, metric)
+    if unmet:
+        return unmet
     if samples_per_layout < metric.min_samples_per_layout:
         why = f"method '{name}' is deterministic" if not method_class.stochastic else "set --samples-per-layout"
         return (f"needs at least {metric.min_samples_per_layout} samples per layout and this run has "
@@ -85,6 +94,7 @@ class RunConfig:
     segmenter: str | None = None
     segmenter_backend: str = "native"
     protocol: str = "semsynth-v1"
+    task: str = tasks.LAYOUT_TO_IMAGE
     settings: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 16
     device: str = "cpu"
@@ -158,14 +168,15 @@ class Plan:
         self.spec = self.protocol.for_dataset(config.dataset)
         self.split = config.split or self.spec.split
         self.method_class = lookup(METHODS, config.method)
-        self.name = config.method
+        self.name, self.task = config.method, config.task
+        tasks.check_task(self.task, self.name, self.method_class)
         self.missing: list[str] = []
         self.method = self._attempt(lambda: load_method(config.method, dataset=config.dataset,
                                                         checkpoint=config.checkpoint, device=str(self.device),
                                                         **config.settings))
         self.dataset = self._attempt(lambda: load_dataset(config.dataset, root=config.data_root, split=self.split))
         k = config.samples_per_layout or self.spec.samples_per_layout
-        self.samples_per_layout = k if self.method_class.stochastic else 1
+        self.samples_per_layout = k if self.method_class.stochastic and self.task == tasks.LAYOUT_TO_IMAGE else 1
         self.ks = list(range(self.samples_per_layout))
         if self.dataset is not None:
             self.n_layouts = self._count_layouts()
@@ -229,6 +240,7 @@ class Plan:
             "seed_rule": SEED_RULE,
             "metrics": {name: {"metric": spec.metric, "options": spec.options}
                         for name, spec in self.metric_specs.items()},
+            **({"task": self.task} if self.task != tasks.LAYOUT_TO_IMAGE else {}),
         })
 
     def sample_seeds(self, index: int) -> list[int]:
@@ -252,9 +264,11 @@ class Plan:
                             f"{self.config.dataset}; available: {', '.join(specs)}")
         chosen, unmet_needs = {}, []
         for name in wanted:
-            unmet = self._unmet_need(lookup(METRICS, specs[name].metric))
+            metric = lookup(METRICS, specs[name].metric)
+            unmet = self._unmet_need(metric)
             if unmet is None:
-                chosen[name] = specs[name]
+                chosen[name] = protocol_table.MetricSpec(specs[name].metric,
+                                                         tasks.task_options(self.task, metric, specs[name].options))
             elif named:
                 raise UserError(f"metric '{name}' {unmet}; leave it out of --metrics")
             else:
@@ -269,7 +283,7 @@ class Plan:
 
     def _unmet_need(self, metric: type[Metric]) -> str | None:
         """Why this run cannot compute ``metric`` (None when it can)."""
-        return unmet_need(self.name, self.method_class, metric, self.samples_per_layout)
+        return unmet_need(self.name, self.method_class, metric, self.samples_per_layout, self.task)
 
     @staticmethod
     def _segmenter_option(spec: protocol_table.MetricSpec) -> str | None:
@@ -369,8 +383,8 @@ class Run(Plan):
         """Before a resume generates anything: delete the temporary files a killed run left and the stored samples
         that do not decode or have the wrong size (they are generated again), with one warning line."""
         self.store.remove_orphans()
-        damaged = [key for key in sorted(self.store.finished())
-                   if not self.store.readable(key, self.method.resolution)]
+        damaged = [key for key in sorted(self.store.finished()) if not self.store.readable(
+            key, self.method.resolution, "L" if key.endswith(layout_key("")) else "RGB")]
         for key in damaged:
             (self.store.samples / f"{key}.png").unlink(missing_ok=True)
         if damaged:
@@ -397,24 +411,36 @@ class Run(Plan):
         done = self.store.finished()
         positions = distributed.shard(range(self.n_layouts))
         todo = [(index, seed) for index in positions for seed in self.sample_seeds(index)]
-        todo = [(i, s) for i, s in todo if sample_key(self._id(i), s) not in done]
+        todo = [(i, s) for i, s in todo if not set(self._keys(i, s)) <= done]
         started = time.perf_counter()
         batch = self.config.batch_size
         for start in progress(range(0, len(todo), batch), desc=f"generate {self.name}",
                               quiet=self.config.quiet, total=(len(todo) + batch - 1) // batch):
             chunk = todo[start:start + batch]
-            examples = [self.dataset[index] for index, _ in chunk]
+            seeds = [seed for _, seed in chunk]
             batch_started = time.perf_counter()
             with torch.no_grad(), step_progress("sampling steps", quiet=self.config.quiet):
-                images = self.method.generate_examples(examples, [seed for _, seed in chunk])
+                if self.task == tasks.JOINT:
+                    images, layouts = tasks.generate_pairs(self.method, seeds)
+                else:
+                    images = self.method.generate_examples([self.dataset[index] for index, _ in chunk], seeds)
             self.store.add_generation_time(time.perf_counter() - batch_started, len(chunk))
-            self.store.put((sample_key(example.id, seed), image.cpu()) for example, (_, seed), image
-                           in zip(examples, chunk, images))
+            keys = [sample_key(self._id(index), seed) for index, seed in chunk]
+            entries = list(zip(keys, images.cpu()))
+            if self.task == tasks.JOINT:    # a pair's two manifest lines are appended in one write
+                entries += list(zip(map(layout_key, keys), layouts.cpu()))
+            self.store.put(entries)
         timing = {"generate_s": time.perf_counter() - started, "generated": len(todo)}
         if self._plans_extras():
             timing.update(self._generate_extras(positions, done))
         distributed.barrier()
         return timing
+
+    def _keys(self, index: int, seed: int) -> list[str]:
+        """The store keys of the plan's sample of layout ``index`` drawn with ``seed``: its image, and under
+        ``--task joint`` the layout generated with it."""
+        key = sample_key(self._id(index), seed)
+        return [key, layout_key(key)] if self.task == tasks.JOINT else [key]
 
     def _generate_extras(self, positions: list[int], done: set[str]) -> dict[str, Any]:
         """The metrics' extra samples of this rank's layouts that the manifests lack, each stored when made."""
@@ -438,25 +464,30 @@ class Run(Plan):
         batch = max(1, self.config.batch_size // len(self.ks))
         for start in progress(range(0, len(positions), batch), desc="evaluate", quiet=self.config.quiet,
                               total=(len(positions) + batch - 1) // batch):
-            chunk = positions[start:start + batch]
-            examples = [self.dataset[index] for index in chunk]
-            images = torch.stack([torch.stack([self.store.get(sample_key(e.id, seed)) for seed in self.sample_seeds(i)])
-                                  for i, e in zip(chunk, examples)])
-            eval_batch = EvalBatch(
-                images=images.to(self.device),
-                labels=torch.stack([e.layout.labels for e in examples]),
-                instances=(torch.stack([e.layout.instances for e in examples])
-                           if examples[0].layout.instances is not None else None),
-                real=torch.stack([e.image for e in examples]),
-                examples=examples, positions=chunk,
-                extras=[{key: self.store.get(key) for key in self._extra_samples(position, example)}
-                        for position, example in zip(chunk, examples)])
+            eval_batch = self._eval_batch(positions[start:start + batch])
             for name, metric in self.metrics.items():
                 metric.update(states[name], eval_batch)
         states = {name: metric.reduce(states[name]) for name, metric in self.metrics.items()}
         values = {name: {**metric.compute(states[name]), "protocol": self.protocol.name}
                   for name, metric in self.metrics.items()}
         return values, self.uncertainty(states, values)
+
+    def _eval_batch(self, chunk: list[int]) -> EvalBatch:
+        """The stored samples of the layouts at plan positions ``chunk`` with what metrics compare them to: the
+        dataset's examples, or under ``--task joint`` only the layouts generated with them."""
+        images = torch.stack([torch.stack([self.store.get(sample_key(self._id(i), seed))
+                                           for seed in self.sample_seeds(i)]) for i in chunk]).to(self.device)
+        if self.task == tasks.JOINT:    # one pair per position (K = 1)
+            return EvalBatch(images=images, labels=torch.stack(
+                [self.store.get_layout(self._keys(i, self.sample_seeds(i)[0])[1]) for i in chunk]))
+        examples = [self.dataset[index] for index in chunk]
+        return EvalBatch(
+            images=images, labels=torch.stack([e.layout.labels for e in examples]),
+            instances=(torch.stack([e.layout.instances for e in examples])
+                       if examples[0].layout.instances is not None else None),
+            real=torch.stack([e.image for e in examples]), examples=examples, positions=chunk,
+            extras=[{key: self.store.get(key) for key in self._extra_samples(position, example)}
+                    for position, example in zip(chunk, examples)])
 
     def uncertainty(self, states: dict[str, dict[str, torch.Tensor]], values: dict[str, dict[str, Any]]
                     ) -> dict[str, Any]:
@@ -484,6 +515,7 @@ class Run(Plan):
             "dataset": self.config.dataset,
             "split": self.split,
             "protocol": self.protocol.name,
+            "task": self.task,
             "checkpoint": {"path": _path(self.method.checkpoint), "sha256": identity["checkpoint_sha256"]},
             **({"extra_weights": {name: {"path": _path(path), "sha256": identity["extra_weights_sha256"][name]}
                                   for name, path in self.method.extra_weight_files().items()}}

@@ -1,7 +1,8 @@
 """Sample store and result records, written atomically so that a killed run never leaves a half-written file.
 
 ``RUN_DIR/samples/<key>.png`` holds each sample (``<example-id>_s<seed>`` for the plan's samples, a metric's own
-key for its extra samples); each rank appends one line per finished sample to its own
+key for its extra samples, ``<key>_layout`` for the layout a method generated with sample ``<key>``, a greyscale PNG
+of class ids); each rank appends one line per finished sample to its own
 ``RUN_DIR/manifest.rank<N>.jsonl``, only after the PNG is complete, so a manifest always names complete files and
 no rank ever writes into another's file (torchrun on a shared filesystem). Readers merge every rank's manifest and
 the single ``manifest.jsonl`` of runs recorded before per-rank manifests. ``RUN_DIR/result.json`` is replaced in
@@ -103,17 +104,35 @@ def sample_key(example_id: str, seed: int) -> str:
     return f"{example_id}_s{seed}"
 
 
+def layout_key(key: str) -> str:
+    """The store key of the layout generated together with sample ``key`` (joint generation)."""
+    return f"{key}_layout"
+
+
 def png_bytes(image: torch.Tensor) -> bytes:
+    """PNG of a uint8 image ``[3, H, W]``, or greyscale PNG of a label map ``[H, W]`` (class ids 0..255)."""
     import io
 
+    if image.dim() == 2:
+        if image.numel() and not 0 <= int(image.min()) <= int(image.max()) <= 255:
+            raise ValueError("a label map stored as PNG needs class ids in 0..255")
+        array = image.to(torch.uint8).cpu().numpy()
+    else:
+        array = image.permute(1, 2, 0).cpu().numpy()
     buffer = io.BytesIO()
-    Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(buffer, format="PNG")
+    Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def read_png(path: str | Path) -> torch.Tensor:
     with Image.open(path) as image:
         return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()
+
+
+def read_label_png(path: str | Path) -> torch.Tensor:
+    """int64 ``[H, W]`` class ids of a label map written by ``png_bytes``."""
+    with Image.open(path) as image:
+        return torch.from_numpy(np.array(image.convert("L"))).long()
 
 
 class SampleStore:
@@ -171,6 +190,10 @@ class SampleStore:
     def get(self, key: str) -> torch.Tensor:
         return read_png(self.samples / f"{key}.png")
 
+    def get_layout(self, key: str) -> torch.Tensor:
+        """The label map stored under ``key`` (int64 ``[H, W]``)."""
+        return read_label_png(self.samples / f"{key}.png")
+
     @property
     def cost_file(self) -> Path:
         return self.manifest.with_name(self.manifest.name.replace("manifest", "cost").replace(".jsonl", ".json"))
@@ -191,16 +214,16 @@ class SampleStore:
             return {}
         return {"seconds_per_image": sum(cost["generate_s"] for cost in costs) / images, "timed_images": images}
 
-    def readable(self, key: str, size: tuple[int, int]) -> bool:
-        """Whether the PNG of ``key`` is whole (all chunks and checksums) and decodes to an RGB image of ``size``
-        (H, W); a file truncated or replaced behind the manifest's back is not."""
+    def readable(self, key: str, size: tuple[int, int], mode: str = "RGB") -> bool:
+        """Whether the PNG of ``key`` is whole (all chunks and checksums) and decodes to an image of ``mode`` ("RGB";
+        "L" for a label map) and ``size`` (H, W); a file truncated or replaced behind the manifest's back is not."""
         path = self.samples / f"{key}.png"
         try:
             with Image.open(path) as image:
                 image.verify()              # every chunk's CRC, up to the closing chunk
             with Image.open(path) as image:
                 image.load()
-                return image.mode == "RGB" and image.size == (size[1], size[0])
+                return image.mode == mode and image.size == (size[1], size[0])
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             return False
 

@@ -118,13 +118,16 @@ class Metric(ABC):
 
     The class attributes declare what the runner must provide: ``min_samples_per_layout`` (samples of each layout
     that ``update`` needs), ``requires_method`` (attributes of the method the metric uses, e.g. ``("resample",)``)
-    and ``segmenter_option`` (the option that ``--segmenter`` sets, for mIoU-type metrics).
+    and ``segmenter_option`` (the option that ``--segmenter`` sets, for mIoU-type metrics); ``joint_options`` the
+    options under which it scores jointly generated pairs (``--task joint``: ``EvalBatch.labels`` are then the
+    method's own layouts), None where it is not defined for them.
     """
 
     name: ClassVar[str] = ""
     min_samples_per_layout: ClassVar[int] = 1
     requires_method: ClassVar[tuple[str, ...]] = ()
     segmenter_option: ClassVar[str | None] = None
+    joint_options: ClassVar[dict[str, Any] | None] = None
     bootstrap_resamples: ClassVar[int | None] = None     # at most this many resamples (an expensive statistic)
     bootstrap_interval: ClassVar[str] = "percentile"     # or "normal": value +- z * bootstrap standard error
 

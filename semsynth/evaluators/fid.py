@@ -89,6 +89,7 @@ class FID(Metric):
     """
 
     name = "fid"
+    joint_options = {}     # images only: the same with generated layouts
     bootstrap_resamples = 200       # each resample costs one D x D eigendecomposition (D = 2048 for Inception)
     bootstrap_interval = "normal"   # duplicates bias resampled FIDs upwards: percentiles can miss the estimate
     infinity_points = 15            # FID-infinity: subset sizes from 10% of the layouts to all (Chong & Forsyth)

@@ -64,6 +64,8 @@ class FSD(Metric):
 
     name = "fsd"
     segmenter_option = "segmenter"
+    # joint generation (GCDP Table 1): the generated layouts themselves against the real layouts
+    joint_options = {"generated": "layouts", "reference": "labels"}
 
     def __init__(self, segmenter: str = "", generated: str = "segmented", reference: str = "segmented",
                  samples: str = "first", reference_split: str = "val", reference_limit: int | None = None,

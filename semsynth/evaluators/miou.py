@@ -72,6 +72,7 @@ class MIoU(Metric):
 
     name = "miou"
     segmenter_option = "segmenter"
+    joint_options = {}     # joint: the segmenter against the generated layout
 
     def __init__(self, segmenter: str = "", samples: str = "first", checkpoint: str | None = None,
                  **segmenter_options: Any) -> None:

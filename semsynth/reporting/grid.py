@@ -40,12 +40,16 @@ def run_samples(run_dir: Path, index: int, out: Path, device: str | None = None,
     from dataclasses import replace
 
     from ..runner import Plan, RunConfig, check_identity, read_run_json
+    from ..tasks import LAYOUT_TO_IMAGE
 
     recorded = read_run_json(run_dir)
     try:
         config = RunConfig(**recorded["config"])
     except (KeyError, TypeError):
         raise UserError(f"{run_dir / 'run.json'} holds no readable run arguments; the run folder is damaged") from None
+    if config.task != LAYOUT_TO_IMAGE:
+        raise UserError(f"{run_dir} ran --task {config.task}; bench sample --run repeats layout -> image runs only "
+                        f"(the run's pairs are in {run_dir / 'samples'})")
     plan = Plan(replace(config, device=device or config.device, quiet=True), prepare_metrics=False)
     check_identity(run_dir, recorded, plan.identity(), "restore the run's weights and data to reproduce its samples")
     _check_index(index, plan.n_layouts, f"the run's {plan.n_layouts} layouts")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..store import atomic_write_bytes
+from ..tasks import LAYOUT_TO_IMAGE
 
 HEADERS = {
     "shapes": "Numbers on `shapes` are comparable only within the `shapes` track: FID features, the diversity "
@@ -43,8 +44,8 @@ PUBLISHED_DATASETS = {"ade20k": ("ADE20K", "ADE-20K"), "cityscapes": ("Cityscape
 
 
 def load_records(runs: Path, dataset: str | None = None) -> list[dict[str, Any]]:
-    """Every run record (a JSON file with ``"schema": 1``, e.g. ``result.json``) under ``runs``, at any depth,
-    optionally of one dataset."""
+    """Every layout -> image run record (a JSON file with ``"schema": 1``, e.g. ``result.json``) under ``runs``, at
+    any depth, optionally of one dataset (``bench run --task joint`` records are left out)."""
     records = []
     for path in sorted(Path(runs).rglob("*.json")):
         try:
@@ -52,6 +53,8 @@ def load_records(runs: Path, dataset: str | None = None) -> list[dict[str, Any]]
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             continue
         if not isinstance(record, dict) or record.get("schema") != 1:
+            continue
+        if record.get("task", LAYOUT_TO_IMAGE) != LAYOUT_TO_IMAGE:     # joint generation scores other things
             continue
         if dataset is None or record.get("dataset") == dataset:
             record["_path"] = str(path)

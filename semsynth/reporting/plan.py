@@ -24,12 +24,15 @@ so a new method's tables, ablations included, are added by data only::
     }
 
 ROW is a suite method name, or ``{"method": NAME, "settings": {...}, "weights": CATALOG NAME,
-"samples_per_layout": K, "limit": N}``: a row with ``weights`` runs that catalog file (an ablation's own network),
-``settings`` are method settings as ``--set``. A printed row without ROW is "not in the suite"; a ROW naming a method
-that is not registered is "not in the suite yet". ``cells`` binds single cells of a row where its printed columns
-need different runs (a share of the training data per column: one network each). ``sweep`` (for rows that differ
-only by two settings, e.g. a figure without printed values) adds a plot of each metric against setting ``x``, one
-line per value of setting ``series``. Layouts and samples per layout: ``--limit`` and
+"samples_per_layout": K, "limit": N, "task": "joint"}``: a row with ``weights`` runs that catalog file (an
+ablation's own network), ``settings`` are method settings as ``--set``, ``task`` is what the method generates
+(``bench run --task``): ``layout-to-image`` (the default) or ``joint``, image and layout together from noise, scored
+by the protocol's metrics defined for such pairs as in GCDP's Table 1 (a method without ``generate_joint`` leaves
+the row's cells not run, saying so). A printed row without ROW is "not in the suite"; a ROW naming a method that is
+not registered is "not in the suite yet". ``cells`` binds single cells of a row where its printed columns need
+different runs (a share of the training data per column: one network each). ``sweep`` (for rows that differ only by
+two settings, e.g. a figure without printed values) adds a plot of each metric against setting ``x``, one line per
+value of setting ``series``. Layouts and samples per layout: ``--limit`` and
 ``--samples-per-layout``, else the row's, else the paper's stated numbers (``stated_sizes``), else the protocol's.
 Seeds always follow the runner's rule (the papers do not state theirs).
 """
@@ -42,11 +45,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import tasks
 from ..errors import UserError
 from . import published
 
 TRACKS_DIR = Path(__file__).parent / "tracks"
-ROW_KEYS = {"method", "settings", "weights", "samples_per_layout", "limit"}
+ROW_KEYS = {"method", "settings", "weights", "samples_per_layout", "limit", "task"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class RunSpec:
     weights: str | None = None
     limit: int | None = None
     samples_per_layout: int | None = None
+    task: str = tasks.LAYOUT_TO_IMAGE
 
     def weight_names(self) -> tuple[str, ...]:
         """The catalog files this run needs besides the method's defaults: ``weights`` and every setting whose value
@@ -74,15 +79,18 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """The run's folder name: readable prefix plus a digest of everything that moves a number."""
+        """The run's folder name: readable prefix plus a digest of everything that moves a number (the task only
+        where it is not the default, so that the folders of layout -> image runs keep their names)."""
+        task = [self.task] if self.task != tasks.LAYOUT_TO_IMAGE else []
         digest = hashlib.sha1(json.dumps([self.protocol, self.metrics, self.settings, self.weights, self.limit,
-                                          self.samples_per_layout], default=str).encode()).hexdigest()[:8]
+                                          self.samples_per_layout, *task], default=str).encode()).hexdigest()[:8]
         return f"{self.dataset}-{self.method}-{digest}"
 
     def arguments(self) -> list[str]:
         """The ``bench run`` arguments of this run (the checkpoint as its catalog name, resolved at run time)."""
         args = ["--method", self.method, "--dataset", self.dataset, "--protocol", self.protocol,
                 "--metrics", ",".join(self.metrics)]
+        args += ["--task", self.task] if self.task != tasks.LAYOUT_TO_IMAGE else []
         args += ["--limit", str(self.limit)] if self.limit is not None else []
         args += ["--samples-per-layout", str(self.samples_per_layout)] if self.samples_per_layout is not None else []
         for key, value in self.settings:
@@ -217,6 +225,10 @@ class _Planner:
             return f"protocol '{self.protocol}' is not in the suite yet"
         if method not in self.known_methods:
             return f"method '{method}' is not in the suite yet"
+        method_class = self.registry.lookup(self.registry.METHODS, method)
+        task = row.get("task", tasks.LAYOUT_TO_IMAGE)
+        if problem := tasks.cannot_do(task, method, method_class):
+            return problem
         if self.only_methods is not None and method not in self.only_methods:
             return f"left out (--methods {','.join(self.only_methods)})"
         covered = self.protocols.get(self.protocol).datasets
@@ -234,9 +246,9 @@ class _Planner:
                 weights.spec(row["weights"])
             except UserError:
                 return f"weights '{row['weights']}' are not in the catalog (the row needs its own trained network)"
-        method_class = self.registry.lookup(self.registry.METHODS, method)
-        k = self._samples(row, dataset) if method_class.stochastic else 1
-        unmet = unmet_need(method, method_class, self.registry.lookup(self.registry.METRICS, specs[key].metric), k)
+        k = self._samples(row, dataset) if method_class.stochastic and task == tasks.LAYOUT_TO_IMAGE else 1
+        unmet = unmet_need(method, method_class, self.registry.lookup(self.registry.METRICS, specs[key].metric), k,
+                           task)
         return f"'{key}' {unmet}" if unmet else None
 
     def _samples(self, row: dict[str, Any], dataset: str) -> int:
@@ -252,7 +264,7 @@ class _Planner:
     def run(self, row: dict[str, Any], dataset: str, keys: tuple[str, ...]) -> RunSpec:
         settings = tuple(sorted((key, json.dumps(value)) for key, value in row.get("settings", {}).items()))
         return RunSpec(method=row["method"], dataset=dataset, protocol=self.protocol, metrics=keys,
-                       settings=settings, weights=row.get("weights"),
+                       settings=settings, weights=row.get("weights"), task=row.get("task", tasks.LAYOUT_TO_IMAGE),
                        limit=self._sizes(row)[0], samples_per_layout=self._sizes(row)[1])
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, tasks
 from . import published
 from .plan import Cell, Plan, RunSpec, build, load_track
 
@@ -185,7 +185,8 @@ def _differences(spec: RunSpec | None, record: dict[str, Any] | None) -> str:
     k = record["samples_per_layout"] if record else spec.samples_per_layout
     notes = []
     if n is not None and n != pinned.n_layouts:
-        notes.append(f"{n} layouts (protocol: {pinned.n_layouts or 'whole ' + pinned.split + ' split'})")
+        unit = "pairs" if spec.task == tasks.JOINT else "layouts"
+        notes.append(f"{n} {unit} (protocol: {pinned.n_layouts or 'whole ' + pinned.split + ' split'})")
     if k is not None and k != pinned.samples_per_layout:
         notes.append(f"K={k} (protocol: {pinned.samples_per_layout})")
     notes += [f"{key}={value}" for key, value in spec.settings]
@@ -237,8 +238,10 @@ def _measured(plan: Plan) -> dict[str, Cell]:
 def _header(plan: Plan, options: Options, records: dict[RunSpec, dict[str, Any] | None]) -> list[str]:
     spec = published.tables()[plan.table]
     paper = next(p for p in published.papers() if any(t["id"] == plan.table for t in p["tables"]))
-    sizes = sorted({(r["n_layouts"], r["samples_per_layout"], r["method"]) for r in records.values() if r})
-    size_text = ", ".join(f"{m}: {n} layouts x {k}" for n, k, m in sizes) or "no run finished"
+    sizes = sorted({(r["n_layouts"], r["samples_per_layout"], r["method"], r.get("task") == tasks.JOINT)
+                    for r in records.values() if r})
+    size_text = ", ".join(f"{m}: {n} (image, layout) pairs generated jointly" if joint else
+                          f"{m}: {n} layouts x {k}" for n, k, m, joint in sizes) or "no run finished"
     limit = f"--limit {options.limit}" if options.limit else "the protocol's layouts"
     return [f"# {plan.table} reproduced ({plan.track['track']} track): {spec['title']}", "",
             f"Paper: {paper['paper']} (`{paper['paper_file']}`, caption line {spec.get('caption_line', '?')}). "

@@ -1,20 +1,18 @@
 """GCDP's own evaluation (paper Table 1): generate (image, layout) pairs jointly and score FID of the images, the
 mIoU between each generated layout and the segmenter's prediction on its image, and the Fréchet Segmentation
 Distance between the generated layouts and the real ones, with the metrics and options of a protocol
-(``gcdp-paper``)."""
+(``gcdp-paper``) as they apply to joint generation (``semsynth.tasks``). This scores a method object in memory;
+``bench run --task joint`` does the same through the resumable runner."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
-from ... import load_metric, protocols
+from ... import load_metric, protocols, tasks
 from ...evaluators.base import EvalBatch, EvalContext
 from ...progress import progress
-
-JOINT_OVERRIDES = {"fsd": {"generated": "layouts", "reference": "labels"}}
+from ...registry import METRICS, lookup
 
 
 def joint_evaluation(method: Any, protocol: str = "gcdp-paper", n: int | None = None, seed: int = 0,
@@ -35,14 +33,15 @@ def joint_evaluation(method: Any, protocol: str = "gcdp-paper", n: int | None = 
     metrics = {}
     for key in ("fid", "miou", "fsd"):
         spec = entry.metrics[key]
-        metrics[key] = load_metric(spec.metric, **{**spec.options, **JOINT_OVERRIDES.get(key, {})})
+        metrics[key] = load_metric(spec.metric, **tasks.task_options(tasks.JOINT, lookup(METRICS, spec.metric),
+                                                                     spec.options))
         metrics[key].prepare(context)
     states = {key: metric.new_state() for key, metric in metrics.items()}
     for start in progress(range(0, n, batch_size), desc=f"gcdp joint {method.dataset}", quiet=quiet):
-        pairs = [method.generate_joint(seed + i, None if prompts is None else prompts[i])
-                 for i in range(start, min(start + batch_size, n))]
-        batch = EvalBatch(images=torch.stack([image for image, _ in pairs])[:, None],
-                          labels=torch.stack([layout.labels for _, layout in pairs]), key=start)
+        indices = range(start, min(start + batch_size, n))
+        images, layouts = tasks.generate_pairs(method, [seed + i for i in indices],
+                                               None if prompts is None else [prompts[i] for i in indices])
+        batch = EvalBatch(images=images[:, None], labels=layouts, key=start)
         for key, metric in metrics.items():
             metric.update(states[key], batch)
     return {**{key: metric.compute(states[key]) for key, metric in metrics.items()}, "n": n, "protocol": protocol,
