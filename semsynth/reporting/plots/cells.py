@@ -48,7 +48,7 @@ def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
         plotted = {c["method"] for c in points}
         lines = [c for c in cells if c["metric"] == metric and _number(c.get("published")) is None
                  and _number(c.get("reproduced")) is not None and c["method"] not in plotted]
-        lines = list({c["method"]: c for c in lines}.values())
+        lines = list({c["method"]: c for c in lines}.values()) if points else []   # references need a reproduced cell
         for cell in points:
             axis.scatter(_number(cell["published"]), _number(cell["reproduced"]), color=colours[cell["method"]],
                          marker=markers[cell["dataset"]], s=46, edgecolors="black", linewidths=0.4)
@@ -61,7 +61,7 @@ def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
             values = [_number(c[k]) for c in points for k in ("published", "reproduced")]
             low, high = min(values), max(values)
             axis.plot([low, high], [low, high], color="grey", linewidth=0.8, linestyle=":", label="y = x")
-        if not points and not lines:
+        if not points:
             axis.text(0.5, 0.5, "no cell reproduced", ha="center", va="center", transform=axis.transAxes)
         direction = next((c.get("direction") for c in cells if c["metric"] == metric and c.get("direction")), None)
         axis.set_title(f"{metric}" + (f" ({direction} is better)" if direction else ""), fontsize=10)
