@@ -96,7 +96,7 @@ def test_truncation_keeps_max_len_minus_one_pieces_and_the_end_token(t5_folder: 
 def test_gcdp_prompts_go_through_t5_and_a_width_mismatch_is_one_line(t5_folder: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(t5_folder.parent))
-    method = GCDP.from_model(JointModel(tiny_model().net), "shapes", **FAST)   # no caption encoder in the file
+    method = GCDP.from_model(JointModel(tiny_model().net), "shapes", caption=False, **FAST)   # no caption encoder
     layout = Shapes(split="val").layout(0)
     plain = method.generate(layout, seed=0)
     prompted = method.generate(layout, seed=0, prompt="a red car under a bridge")
@@ -106,7 +106,7 @@ def test_gcdp_prompts_go_through_t5_and_a_width_mismatch_is_one_line(t5_folder: 
 
     torch.manual_seed(0)
     wider = JointModel(JointUNet(**{**TINY, "text_embed_dim": 12}))
-    other = GCDP.from_model(wider, "shapes", t5_folder=t5_folder, **FAST)
+    other = GCDP.from_model(wider, "shapes", t5_folder=t5_folder, caption=False, **FAST)
     assert other.generate(layout, seed=0).shape == (3, 64, 64)      # no prompt: the null text, no T5 needed
     with pytest.raises(UserError, match=f"gives {WIDTH}-d embeddings but this GCDP network takes 12-d") as error:
         other.generate(layout, seed=0, prompt="a red car")
