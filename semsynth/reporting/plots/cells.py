@@ -1,16 +1,10 @@
 """Published against reproduced values, cell by cell: one panel per metric, the PNG beside a reproduction report."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ...store import atomic_write_bytes  # noqa: E402
+from .png import plt, save_png
 
 MARKERS = "osD^vP*Xh<>"
 
@@ -75,9 +69,4 @@ def published_vs_reproduced(cells: list[dict[str, Any]], path: Path) -> Path:
         figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     tables = ", ".join(dict.fromkeys(cell["table"] for cell in cells))
     figure.suptitle(f"{tables}: published vs reproduced", fontsize=11)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path, crop=True)

@@ -3,18 +3,12 @@ cost against FID; error bars are the records' bootstrap intervals (``metrics_ci`
 
 from __future__ import annotations
 
-import io
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-
-from ...store import atomic_write_bytes  # noqa: E402
-from ..leaderboard import REFERENCE_METHODS, display_names, seconds_per_image  # noqa: E402
+from ..leaderboard import REFERENCE_METHODS, display_names, seconds_per_image
+from .png import plt, save_png
 
 
 def _point(record: dict[str, Any], key: str) -> tuple[float, tuple[float, float]] | None:
@@ -60,15 +54,6 @@ def _images_per_second(record: dict[str, Any]) -> tuple[float, tuple[float, floa
     return 1 / seconds_per_image(record), (0.0, 0.0)
 
 
-def _save(figure: Any, path: Path) -> Path:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
-
-
 def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
     figure, axes = plt.subplots(figsize=(6.4, 4.6))
     axes.set_title(title, fontsize=10)
@@ -89,7 +74,7 @@ def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str) -> li
                            "mIoU (higher is better)", "FID (lower is better; log scale when wide)")
     if _scatter(axes, records, names, miou, fid) >= 2:
         _log_if_wide(axes, "y", records, "fid")
-        written.append(_save(figure, Path(out_dir) / f"{stem}-fid-miou.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-fid-miou.png"))
     else:
         plt.close(figure)
 
@@ -103,7 +88,7 @@ def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str) -> li
                       textcoords="offset points", xytext=(0, -11), fontsize=8, color="0.3")
     if _scatter(axes, records, names, fid, diversity) >= 2:
         _log_if_wide(axes, "x", records, "fid")
-        written.append(_save(figure, Path(out_dir) / f"{stem}-diversity-fidelity.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-diversity-fidelity.png"))
     else:
         plt.close(figure)
 
@@ -113,7 +98,7 @@ def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str) -> li
     if _scatter(axes, [record for record, _ in timed], [name for _, name in timed], _images_per_second, fid) >= 2:
         axes.set_xscale("log")
         _log_if_wide(axes, "y", records, "fid")
-        written.append(_save(figure, Path(out_dir) / f"{stem}-cost-fid.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-cost-fid.png"))
     else:
         plt.close(figure)
     return written

@@ -2,16 +2,10 @@
 another (``series``), e.g. FID and mIoU against the guidance strength for plain and normalised guidance."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ...store import atomic_write_bytes  # noqa: E402
+from .png import plt, save_png
 
 
 def sweep_plot(points: list[dict[str, Any]], x_name: str, series_name: str, title: str, path: Path) -> Path:
@@ -31,9 +25,4 @@ def sweep_plot(points: list[dict[str, Any]], x_name: str, series_name: str, titl
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path, crop=True)
