@@ -136,7 +136,10 @@ def test_shapes_backbone_config_is_the_shipped_one() -> None:
     assert json.loads(json.dumps(SHAPES_DISCRIMINATOR)) == SHAPES_DISCRIMINATOR
 
 
-def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path) -> None:
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path, amp) -> None:
+    """One step (also under bf16 autocast): finite logged losses, the frozen backbone unchanged, a usable export."""
+    import math
     import re
 
     from safetensors.torch import load_file
@@ -144,10 +147,12 @@ def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path) -> No
     from semsynth import weights
     from semsynth.methods.dpsims.train import train
 
-    out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform",
+    out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform", amp=amp,
                 contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4])
     state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert state["step"] == 1
+    logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert {"G_gan", "D"} <= set(logged) and all(math.isfinite(value) for value in logged.values())
     shipped = load_file(str(weights.path("dpsims-shapes-backbone")))
     backbone = {re.sub(r"^(stem|stages)_(\d+)", r"\1.\2", key[len("backbone.net."):]): value
                 for key, value in state["modules"]["D"].items() if key.startswith("backbone.net.")}
