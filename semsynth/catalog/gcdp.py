@@ -27,8 +27,12 @@ register(WeightSpec(name="t5-large", file="t5-large", url="https://huggingface.c
 
 SHAPES_RECIPE = ("bench train --method gcdp --dataset shapes --steps 3500 --set grad_clip=1.0 "
                  "--out runs/gcdp-shapes-1; bench train --method gcdp --dataset shapes --steps 6000 "
-                 "--set grad_clip=1.0 --set init=runs/gcdp-shapes-1/gcdp_shapes.safetensors --out runs/gcdp-shapes")
+                 "--set grad_clip=1.0 --set init=runs/gcdp-shapes-1/gcdp_shapes.safetensors --out runs/gcdp-shapes-2; "
+                 "bench train --method gcdp --dataset shapes --steps 1200 --set grad_clip=1.0 --set crop=64 "
+                 "--set lr=2e-4 --set seed=3 --set init=runs/gcdp-shapes-2/gcdp_shapes.safetensors "
+                 "--out runs/gcdp-shapes (the last phase trains on whole 64x64 images, so that jointly generated "
+                 "layouts are whole scenes)")
 register(WeightSpec(name="gcdp-shapes", file="gcdp_shapes.safetensors", url="shipped with semsynth (semsynth/assets)",
-                    sha256="7b7b659bb2be7ecb1eb12a13e9c993f14c7d1336adabe94893b0fbc87a4dc529", licence="MIT",
+                    sha256="2048d86563acb59528fffb29edef8977798cbf45cf0c4fb4fb3c9e873ab72595", licence="MIT",
                     users=("gcdp",), shipped=True,
                     note=f"small GCDP joint model + caption encoder (fp16) trained on `shapes`: {SHAPES_RECIPE}"))
