@@ -178,3 +178,20 @@ def test_figure6_report_plots_each_metric_against_guidance_per_mode(tmp_path) ->
     text = write_report(plan, outcomes, options).read_text()
     assert "![piti-figure6.shapes-sweep](piti-figure6.shapes-sweep.png)" in text and "published vs" not in text
     assert Image.open(tmp_path / "piti-figure6.shapes-sweep.png").size[0] > 600
+
+
+def test_report_quality_plots_label_points_by_the_rows_they_reproduce(tmp_path, monkeypatch) -> None:
+    """Two runs of one method: a report names them by its rows, not by their differing settings or hashes."""
+    from semsynth.reporting.plots import quality
+
+    records = [json.loads((Path(__file__).parents[1] / "leaderboards" / "records" / "shapes" / f"{name}.json")
+                          .read_text()) for name in ("dpsims", "sdm")]
+    records[1] = {**records[1], "method": "dpsims"}
+    seen = []
+    real_scatter = quality._scatter
+    monkeypatch.setattr(quality, "_scatter", lambda axes, recs, names, x, y: seen.append(names) or
+                        real_scatter(axes, recs, names, x, y))
+    quality.quality_plots(records, tmp_path, "t", ["lambda_div=0", None])
+    assert seen and all(names[0] == "lambda_div=0" for names in seen)
+    fallback = quality.display_names(records)[1]   # no row name: the leaderboard's display name
+    assert fallback.startswith("dpsims (") and all(names[1] == fallback for names in seen)

@@ -399,7 +399,10 @@ def write_report(plan: Plan, outcomes: dict[RunSpec, dict[str, Any]], options: O
     if any(records.values()):
         from .plots.quality import quality_plots
 
-        for png in quality_plots([record for record in records.values() if record], report.parent, report.stem):
+        rows = {cell.run: cell.method for cell in plan.cells if cell.run is not None}
+        done_runs = [run for run, record in records.items() if record]
+        for png in quality_plots([records[run] for run in done_runs], report.parent, report.stem,
+                                 [rows.get(run) for run in done_runs]):
             lines += ["", f"![{png.stem}]({png.name})"]
     lines += _order(plan, records) + _doubts(plan) + _protocol(plan) + _commands(plan, options)
     atomic_write_bytes(report, ("\n".join(lines) + "\n").encode())

@@ -63,10 +63,12 @@ def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
     return figure, axes
 
 
-def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str) -> list[Path]:
+def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str,
+                  names: list[str | None] | None = None) -> list[Path]:
     """Write ``<stem>-fid-miou.png``, ``<stem>-diversity-fidelity.png`` and ``<stem>-cost-fid.png`` into
-    ``out_dir`` (each only when two or more records have its numbers); returns the written files."""
-    names = display_names(records)
+    ``out_dir`` (each only when two or more records have its numbers); returns the written files. ``names`` label
+    the points (a report's row names); where absent or None, ``display_names``."""
+    names = [given or default for given, default in zip(names or [None] * len(records), display_names(records))]
     written = []
     fid, miou, diversity = (partial(_point, key=key) for key in ("fid", "miou", "lpips"))
 
