@@ -13,7 +13,7 @@ from semsynth.methods.dpsims import losses
 from semsynth.methods.dpsims.discriminator import Discriminator, DiscriminatorConfig
 from semsynth.methods.dpsims.generator import Generator, GeneratorConfig
 from semsynth.methods.dpsims.method import DPSIMS, label_map
-from semsynth.methods.dpsims.pretrain import SHAPES_BACKBONE, classifier
+from semsynth.methods.dpsims.pretrain import SHAPES_BACKBONE, classifier, colour_augment
 from semsynth.methods.dpsims.sampling import Balanced
 
 TINY_BACKBONE = {"dims": [8, 16, 24, 32], "depths": [1, 1, 1, 1]}
@@ -126,6 +126,22 @@ def test_balanced_sampling_is_deterministic_and_class_uniform() -> None:
     view = Balanced(data, pool=40, seed=1)
     assert view[5].id == Balanced(data, pool=40, seed=1)[5].id
     assert len(view.members) == data.label_space.num_classes
+
+
+def test_colour_augment_hides_colour_and_keeps_texture() -> None:
+    images = torch.stack([semsynth.load_dataset("shapes", split="val")[index].image for index in range(16)])
+    out = colour_augment(images, torch.Generator().manual_seed(0))
+    again = colour_augment(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and torch.equal(out, again)
+    grey = (out[:, 0] == out[:, 1]).flatten(1).all(1) & (out[:, 1] == out[:, 2]).flatten(1).all(1)
+    assert 0 < int(grey.sum()) < len(images)          # some grey, some with permuted channels
+    assert not torch.allclose(out[~grey].float(), images[~grey].float())
+    # the stripes survive: per image, pixel order (hence texture) is what it was, up to a monotone brightness map
+    flat_in = images.float().mean(1).flatten(1)
+    flat_out = out.mean(1).flatten(1)
+    correlation = torch.nn.functional.cosine_similarity(flat_in - flat_in.mean(1, keepdim=True),
+                                                        flat_out - flat_out.mean(1, keepdim=True))
+    assert (correlation[grey] > 0.9).all()
 
 
 def test_shapes_backbone_config_is_the_shipped_one() -> None:

@@ -21,15 +21,16 @@ register(WeightSpec(
 register(WeightSpec(
     name="dpsims-shapes-backbone", file="dpsims_shapes_backbone.safetensors", url="shipped with semsynth-bench",
     licence="MIT", users=("dpsims",), shipped=True,
-    sha256="e519c032ed9297f86aa79b3fc9383cc4493429dc908973ec3abdd1f1f8452e2f",
+    sha256="fd095cda3fe1986b2fc5bbe2ac6b05ff93d186756a4f95683b756acedfea273e",
     note="timm convnext_atto (dims 24-48-96-192, depths 1-1-2-1) pretrained on shapes for multi-label class "
-         "presence (semsynth/methods/dpsims/pretrain.py): the frozen discriminator backbone on shapes"))
+         "presence with the colour hidden (semsynth/methods/dpsims/pretrain.py), so that its features carry "
+         "texture: the frozen discriminator backbone on shapes"))
 
 register(WeightSpec(
     name="dpsims-shapes", file="dpsims_shapes.safetensors", url="shipped with semsynth-bench", licence="MIT",
-    users=("dpsims",), shipped=True, sha256="95f17b2a8bd3d0c3c4c75b67d4296113a6e7e4f086df56b8a630a05374262a51",
+    users=("dpsims",), shipped=True, sha256="6bda950b5ab6eb026383566ad66113e9efe272f2004410c37aa7c8daf89a5078",
     note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes for 2000 steps of batch 8 on one "
-         "loaded CPU thread, ~60 min (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
+         "CPU thread beside another job, ~20 min (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
 
 # -- the ablation generators of the `shapes` track (reporting/tracks/shapes.json: dpsims-table-s6, -s8, -s9) --
 # Not shipped. Each trains 2000 steps like the shipped dpsims-shapes (methods/dpsims/presets.py SHAPES_RECIPE) with

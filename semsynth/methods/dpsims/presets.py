@@ -68,7 +68,7 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
 SHAPES_STEPS = 2000   # the step of the shipped checkpoint; the ablation generators of the shapes track (Tables S6,
 # S8, S9) follow this recipe with one option changed: catalog/dpsims.py ABLATION_RECIPES
 SHAPES_RECIPE = (
-    "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 "
+    "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 8000 "
     "--export semsynth/assets/dpsims_shapes_backbone.safetensors && "
     "python -m semsynth.methods.dpsims.train --dataset shapes --out runs/dpsims-shapes --steps 500 && "
     f"python -m semsynth.methods.dpsims.train --dataset shapes --out runs/dpsims-shapes --steps {SHAPES_STEPS} "

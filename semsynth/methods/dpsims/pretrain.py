@@ -2,15 +2,18 @@
 
 DP-SIMS's point is a discriminator whose encoder was trained for something else (ImageNet classification in the
 paper). ``shapes`` has no ImageNet, so a small timm ConvNeXt learns to name the classes present in an image
-(binary cross-entropy over the 10 classes), through the shared Trainer (resumable, seeded). The result is saved in
-timm's own format (the classifier's full ``state_dict`` as safetensors), so ``timm.create_model(name,
+(binary cross-entropy over the 10 classes), through the shared Trainer (resumable, seeded). Every ``shapes`` class
+has its own colour, so the colour is hidden in training (``colour_augment``): the classifier must read class
+presence from stripes and shapes, and its features carry the texture the discriminator has to judge. The result
+is saved in timm's own format (the classifier's full ``state_dict`` as safetensors), so ``timm.create_model(name,
 pretrained_cfg_overlay=dict(file=...))`` loads it like any timm checkpoint::
 
-    python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 2000 \
+    python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 8000 \
         --export semsynth/assets/dpsims_shapes_backbone.safetensors
 
-(2000 steps of batch 32, AdamW lr 2e-3 one-cycle, seed 0: 17 minutes on one loaded CPU thread; final batch BCE
-~0.3 against 0.62 for the class prior.)
+(8000 steps of batch 32, AdamW lr 2e-3 one-cycle, seed 0: 16 minutes on one CPU thread beside another job. On 256
+val images it names classes with 82.6% per-class accuracy in colour and 82.7% with the colour hidden; the first
+shipped backbone, trained without the augmentation, 85.4% and 60.5%.)
 """
 
 from __future__ import annotations
@@ -55,9 +58,25 @@ def normalise(images: torch.Tensor, net: torch.nn.Module) -> torch.Tensor:
     return (images.float() / 255 - mean) / std
 
 
+def colour_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Hide the colour cue of uint8 ``images`` ``[B, 3, H, W]``: each image becomes grey (p = 0.5) or has its channels
+    permuted, then its brightness scaled by U(0.6, 1.4). On ``shapes`` every class has its own colour, so without
+    this the classifier names classes by colour alone and its features never see texture; with it, class presence
+    must be read from stripe frequency, orientation and shape, as ImageNet features carry texture."""
+    out = []
+    for image in images.float():
+        if torch.rand((), generator=generator) < 0.5:
+            image = (image * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True).expand(3, -1, -1)
+        else:
+            image = image[torch.randperm(3, generator=generator)]
+        out.append(image * (0.6 + 0.8 * torch.rand((), generator=generator)))
+    return torch.stack(out).clamp(0, 255)
+
+
 def pretrain(out_dir: Path, steps: int = 1500, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-             quiet: bool = False, dataset: str = "shapes") -> Path:
-    """Train the backbone classifier; returns ``out_dir/backbone.safetensors`` (timm format, fp32)."""
+             quiet: bool = False, dataset: str = "shapes", augment: str = "colour") -> Path:
+    """Train the backbone classifier (``augment``: "colour" hides the colour cue, see ``colour_augment``; "none");
+    returns ``out_dir/backbone.safetensors`` (timm format, fp32)."""
     from ...training import TrainConfig, Trainer
 
     data = load_dataset(dataset, split="train")
@@ -71,10 +90,15 @@ def pretrain(out_dir: Path, steps: int = 1500, batch_size: int = 32, lr: float =
     trainer = Trainer({"net": net}, {"net": optimizer}, config, schedulers={"net": schedule})
     trainer.write(lambda folder: (folder / "options.json").write_text(json.dumps(
         {"backbone": SHAPES_BACKBONE, "task": "multi-label class presence", "steps": steps, "batch_size": batch_size,
-         "lr": lr, "seed": seed}, indent=1)))
+         "lr": lr, "seed": seed, "augment": augment}, indent=1)))
+    generator = torch.Generator().manual_seed(seed)
 
-    def step(examples: list[Example], _step: int, trainer: Trainer) -> dict[str, float]:
-        images = normalise(torch.stack([example.image for example in examples]), net)
+    def step(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
+        images = torch.stack([example.image for example in examples])
+        if augment == "colour":
+            generator.manual_seed(seed * 1_000_003 + step)  # reproducible across resumes
+            images = colour_augment(images, generator)
+        images = normalise(images, net)
         targets = present_classes(examples, num_classes)
         logits = trainer.modules["net"](images)
         loss = F.binary_cross_entropy_with_logits(logits, targets)
@@ -105,11 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", choices=("colour", "none"), default="colour",
+                        help="colour: hide the colour cue so that the features must carry texture (default)")
     parser.add_argument("--export", type=Path, default=None,
                         help="then write OUT's latest checkpoint to this file (--steps 0: only that)")
     args = parser.parse_args(argv)
     if args.steps:
-        print(pretrain(args.out, args.steps, args.batch_size, args.lr, args.seed))
+        print(pretrain(args.out, args.steps, args.batch_size, args.lr, args.seed, augment=args.augment))
     if args.export is not None:
         print(export(args.out, args.export))
 
