@@ -91,13 +91,11 @@ def pretrain(out_dir: Path, steps: int = 1500, batch_size: int = 32, lr: float =
     trainer.write(lambda folder: (folder / "options.json").write_text(json.dumps(
         {"backbone": SHAPES_BACKBONE, "task": "multi-label class presence", "steps": steps, "batch_size": batch_size,
          "lr": lr, "seed": seed, "augment": augment}, indent=1)))
-    generator = torch.Generator().manual_seed(seed)
 
     def step(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
         images = torch.stack([example.image for example in examples])
-        if augment == "colour":
-            generator.manual_seed(seed * 1_000_003 + step)  # reproducible across resumes
-            images = colour_augment(images, generator)
+        if augment == "colour":  # seeded by the step, so a resumed run draws what an unbroken one would
+            images = colour_augment(images, torch.Generator().manual_seed(seed * 1_000_003 + step))
         images = normalise(images, net)
         targets = present_classes(examples, num_classes)
         logits = trainer.modules["net"](images)
