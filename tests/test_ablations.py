@@ -195,3 +195,20 @@ def test_report_quality_plots_label_points_by_the_rows_they_reproduce(tmp_path, 
     assert seen and all(names[0] == "lambda_div=0" for names in seen)
     fallback = quality.display_names(records)[1]   # no row name: the leaderboard's display name
     assert fallback.startswith("dpsims (") and all(names[1] == fallback for names in seen)
+
+
+def test_quality_plot_labels_of_close_points_do_not_overlap() -> None:
+    from semsynth.reporting.plots import quality
+    from semsynth.reporting.plots.png import plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.6))
+    points = [(84.2, 0.81, "gcdp"), (85.9, 0.81, "inade"), (99.7, 0.60, "sdm"), (99.7, 0.46, "real"),
+              (99.7, 0.43, "shapes-oracle")]
+    axes.plot([x for x, _, _ in points], [y for _, y, _ in points], "o")
+    axes.set_xlim(0, 100)
+    quality.place_labels(axes, points)
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in axes.texts]
+    plt.close(figure)
+    assert [text.get_text() for text in axes.texts] == [name for _, _, name in points]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..leaderboard import REFERENCE_METHODS, display_names, seconds_per_image
+from matplotlib.transforms import Bbox
+
 from .png import plt, save_png
 
 
@@ -26,7 +28,7 @@ def _scatter(axes: Any, records: list[dict[str, Any]], names: list[str],
              x: Callable[[dict[str, Any]], tuple[float, tuple[float, float]] | None],
              y: Callable[[dict[str, Any]], tuple[float, tuple[float, float]] | None]) -> int:
     """One point per record with x and y error bars, labelled with its name; returns how many were drawn."""
-    drawn = 0
+    labels = []
     for number, (record, name) in enumerate(zip(records, names)):
         px, py = x(record), y(record)
         if px is None or py is None:
@@ -35,11 +37,39 @@ def _scatter(axes: Any, records: list[dict[str, Any]], names: list[str],
         axes.errorbar(px[0], py[0], xerr=[[px[1][0]], [px[1][1]]], yerr=[[py[1][0]], [py[1][1]]],
                       fmt="s" if reference else "o", color="0.4" if reference else f"C{number % 10}", capsize=3,
                       markersize=6)
-        # staggered label offsets, so that neighbouring points (references that score alike) stay readable
-        axes.annotate(name, (px[0], py[0]), textcoords="offset points", xytext=(6, 6 - 10 * (drawn % 3)),
-                      fontsize=8)
-        drawn += 1
-    return drawn
+        labels.append((px[0], py[0], name))
+    place_labels(axes, labels)
+    return len(labels)
+
+
+# Where a label may sit, in points from its point: right, then left, then further above and below.
+LABEL_OFFSETS = ((6, 4), (6, -10), (-6, 4), (-6, -10), (6, 14), (6, -20), (-6, 14), (-6, -20), (6, 24), (6, -30))
+
+
+def place_labels(axes: Any, labels: list[tuple[float, float, str]]) -> None:
+    """Annotate each (x, y, text) at the first of ``LABEL_OFFSETS`` whose text box overlaps no point and no label
+    placed before it (the first offset when none is free), so that names of close points stay readable."""
+    figure = axes.figure
+    figure.tight_layout()
+    figure.canvas.draw()  # final limits, scales and axes position: display boxes no longer move
+    renderer = figure.canvas.get_renderer()
+    to_display = axes.transData.transform
+    taken = [Bbox.from_bounds(*(to_display((x, y)) - 5), 10, 10) for x, y, _ in labels]
+
+    def annotate(x: float, y: float, text: str, offset: tuple[int, int]) -> Any:
+        return axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8,
+                             ha="left" if offset[0] > 0 else "right", va="bottom")
+
+    for x, y, text in labels:
+        for offset in LABEL_OFFSETS:
+            label = annotate(x, y, text, offset)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                break
+            label.remove()
+        else:
+            box = annotate(x, y, text, LABEL_OFFSETS[0]).get_window_extent(renderer)
+        taken.append(box)
 
 
 def _log_if_wide(axes: Any, axis: str, records: list[dict[str, Any]], key: str) -> None:
@@ -74,9 +104,9 @@ def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str,
 
     figure, axes = _figure(f"{stem}: FID against mIoU (95% bootstrap intervals; squares: references)",
                            "mIoU (higher is better)", "FID (lower is better; log scale when wide)")
+    _log_if_wide(axes, "y", records, "fid")  # scales first: labels are placed in display space
     if _scatter(axes, records, names, miou, fid) >= 2:
-        _log_if_wide(axes, "y", records, "fid")
-        written.append(save_png(figure, Path(out_dir) / f"{stem}-fid-miou.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-fid-miou.png", crop=True))
     else:
         plt.close(figure)
 
@@ -88,19 +118,19 @@ def quality_plots(records: list[dict[str, Any]], out_dir: Path, stem: str,
         axes.axhline(value, color="0.4", linestyle="--", linewidth=1)
         axes.annotate(f"reference: {name}", (0.01, value), xycoords=("axes fraction", "data"),
                       textcoords="offset points", xytext=(0, -11), fontsize=8, color="0.3")
+    _log_if_wide(axes, "x", records, "fid")
     if _scatter(axes, records, names, fid, diversity) >= 2:
-        _log_if_wide(axes, "x", records, "fid")
-        written.append(save_png(figure, Path(out_dir) / f"{stem}-diversity-fidelity.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-diversity-fidelity.png", crop=True))
     else:
         plt.close(figure)
 
     figure, axes = _figure(f"{stem}: cost against quality", "images per second per process (log scale)",
                            "FID (lower is better; log scale when wide)")
     timed = [(record, name) for record, name in zip(records, names) if seconds_per_image(record)]
+    axes.set_xscale("log")
+    _log_if_wide(axes, "y", records, "fid")
     if _scatter(axes, [record for record, _ in timed], [name for _, name in timed], _images_per_second, fid) >= 2:
-        axes.set_xscale("log")
-        _log_if_wide(axes, "y", records, "fid")
-        written.append(save_png(figure, Path(out_dir) / f"{stem}-cost-fid.png"))
+        written.append(save_png(figure, Path(out_dir) / f"{stem}-cost-fid.png", crop=True))
     else:
         plt.close(figure)
     return written
