@@ -276,3 +276,49 @@ def test_repaint_on_a_continuous_clock_with_resampling() -> None:
                            (None, torch.zeros(1, 1, 3, 3, dtype=torch.bool)), (gaussian_noise, label_noise), resample=2)
     assert len(calls) == 16 and calls[0] < -15 and calls[0] == calls[1]   # logsnr(1 - 1e-7), twice (resampling)
     assert torch.equal(log_label, known_label) and bool(torch.isfinite(x).all())
+
+
+@pytest.mark.parametrize("level", [0.0, 0.5, 0.9])
+@pytest.mark.parametrize("clock", ["discrete", "continuous"])
+def test_repaint_known_level_pastes_the_known_part_at_a_fraction_of_the_time(clock: str, level: float) -> None:
+    """``known_level`` noises the known modality to level * t before each call (floored on an integer clock), where
+    1 noises it to t; at 0 every call sees the known labels themselves."""
+    if clock == "discrete":
+        image, label, model, _ = joint_toy(steps=6)
+    else:
+        image = ContinuousGaussianProcess("cosine", channels=1, steps=6, threshold="none")
+        label = CategoricalProcess.from_log_snr(K, "cosine", 6)
+        denoiser = continuous_denoiser(image)
+
+        def model(states, log_snr, cond):
+            logits = torch.zeros(states[0].shape[0], K, *states[0].shape[2:], dtype=states[0].dtype)
+            return torch.cat([denoiser(states[0], log_snr, cond), logits], dim=1)
+
+    known_label = index_to_log_onehot(torch.tensor([[[0, 1, 3]] * 3] * 2), K)
+    add_noise = label.add_noise
+
+    def outpaint(known_level: float) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        noised_at, seen = [], []
+        label.add_noise = lambda x0, t, noise: noised_at.append(t.clone()) or add_noise(x0, t, noise)
+        normal = torch.Generator().manual_seed(0)
+        gaussian_noise = lambda: torch.randn(2, 1, 3, 3, generator=normal, dtype=torch.float64)  # noqa: E731
+        label_noise = uniform_noise((2, K, 3, 3), seed=4)
+        _, log_label = repaint((image, label), lambda states, t, cond: seen.append(states[1]) or model(states, t, cond),
+                               (gaussian_noise(), label.prior_sample(label_noise())), None,
+                               (torch.zeros(2, 1, 3, 3, dtype=torch.float64), known_label),
+                               (None, torch.zeros(1, 1, 3, 3, dtype=torch.bool)), (gaussian_noise, label_noise),
+                               paste="before", known_level=known_level)
+        return noised_at, seen, log_label
+
+    clock_times, _, _ = outpaint(1.0)                     # level 1 noises the known labels to the clock's t
+    noised_at, seen, log_label = outpaint(level)
+    assert len(clock_times) == len(seen) == 6 and torch.equal(log_label, known_label)
+    if level == 0:
+        assert not noised_at and all(torch.equal(state, known_label) for state in seen)
+    else:
+        expected = [t * level if t.is_floating_point() else (t * level).floor().to(t.dtype) for t in clock_times]
+        assert len(noised_at) == 6 and not torch.equal(noised_at[0], clock_times[0])
+        for t, want in zip(noised_at, expected):
+            torch.testing.assert_close(t, want)
+    with pytest.raises(ValueError, match="known_level"):
+        outpaint(1.5)

@@ -215,6 +215,9 @@ class GCDP(Method):
 
     # -- the method contract and GCDP's other directions ------------------------------------------------------
 
+    def _outpainting(self) -> dict[str, Any]:
+        return {"resample": int(self.settings["resample"]), "known_level": float(self.settings["known_level"])}
+
     def generate(self, layout: Layout, seed: int, prompt: str | None = None) -> torch.Tensor:
         return self.generate_batch([layout], [seed], [prompt])[0]
 
@@ -228,9 +231,8 @@ class GCDP(Method):
             names = self.label_space.class_names
             prompts = [layout_caption(sample, names) if prompt is None else prompt
                        for prompt, sample in zip(prompts, labels.cpu())]
-        resample = int(self.settings["resample"])
-        image, _ = self._run(lambda *args, labels: outpaint(*args, labels=labels, resample=resample), prompts, seeds,
-                             labels=labels)
+        image, _ = self._run(lambda *args, labels: outpaint(*args, labels=labels, **self._outpainting()), prompts,
+                             seeds, labels=labels)
         return to_uint8(image)
 
     @torch.no_grad()
@@ -247,8 +249,7 @@ class GCDP(Method):
             raise UserError(f"layout_from_image needs a uint8 image of shape [3, {self.resolution[0]}, "
                             f"{self.resolution[1]}]")
         known = image[None].to(self.device).float() / 127.5 - 1
-        resample = int(self.settings["resample"])
-        _, labels = self._run(lambda *args, image: outpaint(*args, image=image, resample=resample), [prompt],
+        _, labels = self._run(lambda *args, image: outpaint(*args, image=image, **self._outpainting()), [prompt],
                               [self.check_seed(seed)], image=known)
         return Layout(self.preset.dataset_labels(labels[0].cpu()), self.label_space)
 

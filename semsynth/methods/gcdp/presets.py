@@ -18,12 +18,14 @@ OFFICIAL_STEPS, OFFICIAL_RESAMPLE = 100, 5
 # What the sampler settings accept. ``steps``: sampling steps of the image clock (the label chain gets a schedule
 # of as many steps, built as the official sample schedulers are); ``resample``: passes per step of the
 # outpainting (the official default 5); ``guidance``: classifier-free scale on eps and label logits (used only
-# with a prompt: without one the conditional and null passes coincide).
+# with a prompt: without one the conditional and null passes coincide); ``known_level``: the known modality is
+# pasted noised to this fraction of the current time (1: the official sampler; 0: clean at every step).
 SETTING_TYPES = {
     "steps": Setting(int, low=2, high=1000),
     "resample": Setting(int, low=1, high=20),
     "guidance": Setting(float, low=0.0, high=100.0),
     "caption": Setting(bool),
+    "known_level": Setting(float, low=0.0, high=1.0),
 }
 
 # Cityscapes labelIds -> GCDP's 20 classes (the 19 trainIds, everything else "unlabeled" = 19).
@@ -88,7 +90,8 @@ class GCDPPreset(Preset):
 
 
 def _official(guidance: float) -> dict[str, Any]:
-    return {"steps": OFFICIAL_STEPS, "resample": OFFICIAL_RESAMPLE, "guidance": guidance, "caption": False}
+    return {"steps": OFFICIAL_STEPS, "resample": OFFICIAL_RESAMPLE, "guidance": guidance, "caption": False,
+            "known_level": 1.0}
 
 
 PRESETS: dict[str, GCDPPreset] = {
@@ -106,7 +109,8 @@ PRESETS: dict[str, GCDPPreset] = {
     # 10 x 10; guidance 3 lowers it to 80.9).
     "shapes": GCDPPreset(weights="gcdp-shapes", num_classes=10, config=SHAPES_64, base_size=(64, 64),
                          schedule="cosine", label_schedule="cosine",
-                         settings={"steps": 10, "resample": OFFICIAL_RESAMPLE, "guidance": 1.0, "caption": True},
+                         settings={"steps": 10, "resample": OFFICIAL_RESAMPLE, "guidance": 1.0, "caption": True,
+                                   "known_level": 0.5},
                          training=SHAPES_TRAINING),
 }
 

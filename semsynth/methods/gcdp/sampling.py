@@ -110,10 +110,11 @@ def sample_joint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple
 
 
 def outpaint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noise, Noise],
-             image: torch.Tensor | None = None, labels: torch.Tensor | None = None, resample: int = 5
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+             image: torch.Tensor | None = None, labels: torch.Tensor | None = None, resample: int = 5,
+             known_level: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-modal outpainting: the given modality (``image`` in [-1, 1] or ``labels`` indices) is known everywhere,
-    the other generated; the official order (known part pasted at time t before each call, ``resample`` passes)."""
+    the other generated; the official order (known part pasted at time t before each call, ``resample`` passes).
+    ``known_level`` < 1 pastes the known part at that fraction of t instead (0: clean; not official)."""
     num_classes = pair[1].num_classes
     x_T = (noises[0](), pair[1].prior_sample(noises[1]()))
     known = (image if image is not None else torch.zeros_like(x_T[0]),
@@ -121,7 +122,7 @@ def outpaint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noi
     masks = (None if image is None else torch.zeros(1, 1, 1, 1, dtype=torch.bool),
              None if labels is None else torch.zeros(1, 1, 1, 1, dtype=torch.bool))
     x, log_labels = repaint(list(pair), model, x_T, cond, known, masks, list(noises), resample=resample,
-                            paste="before")
+                            paste="before", known_level=known_level)
     return x.clamp(-1, 1), log_labels.argmax(dim=1)
 
 
