@@ -72,11 +72,10 @@ def learn(path: str, steps: int, every: int, lr: float = 2e-4, from_shipped: boo
     from semsynth.diffusion.gaussian import GaussianProcess
     from semsynth.diffusion.schedules import named_betas
     from semsynth.methods.piti.model import PITIModel
-    from semsynth.methods.piti.presets import preset_for
-    from semsynth.diffusion.losses import hybrid_loss
-    from semsynth.methods.piti.train import batch_inputs, downsample
-    from semsynth.nn.unet import UNet
     from semsynth.methods.piti.palette import colour_mask, to_ref
+    from semsynth.methods.piti.presets import preset_for
+    from semsynth.methods.piti.train import batch_inputs, diffusion_losses, downsample
+    from semsynth.nn.unet import UNet
 
     preset = preset_for("shapes")
     config, size = preset.configs["base"], preset.base_size
@@ -129,12 +128,9 @@ def learn(path: str, steps: int, every: int, lr: float = 2e-4, from_shipped: boo
             break
         examples = [train[step * 8 + index] for index in range(8)]
         target, _, batch_refs = batch_inputs(examples, preset, size, generator, 0.2, torch.device("cpu"))
-        t = torch.randint(tmin, process.num_steps, (len(target),), generator=generator)
-        noise = torch.randn(target.shape, generator=generator)
-        x_t = process.add_noise(target, t, noise)
-        loss = hybrid_loss(process, forward(x_t, process.model_time(t).float(), batch_refs), target, x_t, t, noise)
+        losses, _ = diffusion_losses(lambda x, t: forward(x, t, batch_refs), process, target, generator, tmin)
         optimizer.zero_grad()
-        loss["loss"].backward()
+        losses["loss"].backward()
         optimizer.step()
 
 

@@ -58,12 +58,12 @@ def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def diffusion_losses(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: GaussianProcess,
-                     x_start: torch.Tensor, generator: torch.Generator
+                     x_start: torch.Tensor, generator: torch.Generator, t_min: int = 0
                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The hybrid loss at uniform t of ``model(x_t, t)`` (t as float, rescale_timesteps) and the clamped x0
-    prediction."""
+    """The hybrid loss at t uniform over [``t_min``, T) of ``model(x_t, t)`` (t as float, rescale_timesteps) and the
+    clamped x0 prediction."""
     batch = len(x_start)
-    t = torch.randint(0, process.num_steps, (batch,), generator=generator).to(x_start.device)
+    t = torch.randint(t_min, process.num_steps, (batch,), generator=generator).to(x_start.device)
     noise = torch.randn(x_start.shape, generator=generator).to(x_start.device)
     x_t = process.add_noise(x_start, t, noise)
     output = model(x_t, process.model_time(t).float())
