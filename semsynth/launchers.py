@@ -67,9 +67,37 @@ class RunJob:
             return {"status": "cannot run", "reason": str(error)}
 
     def _decision(self) -> tuple[str, str | None]:
-        """``earlier`` (with its record), ``resumed`` (with the unfinished run folder) or ``ran`` (a new run)."""
+        """``earlier`` (with its record), ``resumed`` (with the unfinished run folder) or ``ran`` (a new run). An
+        earlier folder counts only while its identity is the plan's: a run whose weights were retrained since (same
+        name, other sha256) is run again, never reported; the stale folder stays on disk."""
         record, started = self.finished(), self.started()
+        if record or started:
+            current = self._identity()
+            record = record if record and self._same(record.parent, current) else None
+            started = started if started and self._same(started, current) else None
         return ("earlier", str(record)) if record else ("resumed", str(started)) if started else ("ran", None)
+
+    def _identity(self) -> dict[str, Any] | None:
+        """The identity this run would record now; None when its inputs are missing (then the run itself says so,
+        and an earlier record cannot be checked against them, so it stands)."""
+        from .runner import Plan
+
+        try:
+            return Plan(self.config(), prepare_metrics=False).identity()
+        except UserError:
+            return None
+
+    @staticmethod
+    def _same(run_dir: Path, current: dict[str, Any] | None) -> bool:
+        """Whether the run folder ``run_dir`` recorded the identity ``current`` (True when there is none to check)."""
+        from .runner import identity_changes, read_run_json
+
+        if current is None:
+            return True
+        try:
+            return not identity_changes(read_run_json(run_dir)["identity"], current)
+        except UserError:
+            return False
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """submitit's hook on timeout or preemption: requeue the same job, which resumes from its run folder."""

@@ -17,7 +17,7 @@ import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -262,6 +262,28 @@ class Trainer:
         """The trained weights of ``name`` (its EMA copy when there is one and ``ema``)."""
         module = self.ema[name] if ema and name in self.ema else self._bare[name]
         return {key: value.detach().cpu() for key, value in module.state_dict().items()}
+
+
+@torch.no_grad()
+def recompute_batchnorm(module: nn.Module, batches: Iterable[Sequence[torch.Tensor]]) -> nn.Module:
+    """Recompute the running statistics of ``module``'s BatchNorm layers as plain averages over ``batches`` (each
+    the positional inputs of one forward pass); every other layer stays in eval mode. An EMA copy inherits the live
+    network's statistics, which were measured with other weights (and, when training on crops, at another size);
+    OASIS recomputes its EMA generator's before sampling or saving (``torch.optim.swa_utils.update_bn`` is the same
+    idea, but puts the whole network, spectral norms included, in train mode)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    was_training, momenta = module.training, [m.momentum for m in norms]
+    module.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None          # cumulative average over the batches
+        norm.train()
+    for inputs in batches:
+        module(*inputs)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    module.train(was_training)
+    return module
 
 
 def export_ema(out_dir: str | Path, target: Path, module: str = "G") -> Path:

@@ -114,6 +114,8 @@ def test_the_bindings_mean_what_the_papers_ablate() -> None:
     plain = run_of("piti-table3b", "degradation=no, perceptual loss=no, adversarial loss=no")
     assert plain.weight_names() == ("piti-shapes-upsample-plain",)
     assert run_of("dpsims-table-s6", "backbone=Fixed, initialization=Random").weights == "dpsims-shapes-random-backbone"
+    assert run_of("dpsims-table-s6", "backbone=Fixed, initialization=IN-21k pre-trained"
+                  ).weights == "dpsims-shapes-reference"    # the same 2000-step recipe, not the longer shipped one
     assert run_of("dpsims-table-s9", "lambda_div=0").weights == "dpsims-shapes-div0"
     sweep = {c.method: dict(c.run.settings) for c in plans.build("piti-figure6", "shapes").cells}
     assert sweep["NCF, w=3"] == {"guidance": "3.0", "guidance_mode": '"normalized"'}
@@ -209,6 +211,8 @@ def test_quality_plot_labels_of_close_points_do_not_overlap() -> None:
     quality.place_labels(axes, points)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in axes.texts]
+    frame = axes.get_window_extent(renderer)
     plt.close(figure)
     assert [text.get_text() for text in axes.texts] == [name for _, _, name in points]
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(frame.x0 <= box.x0 and box.x1 <= frame.x1 for box in boxes)   # no name crosses the axes' frame

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import semsynth
+from semsynth import checkpoints
 from semsynth.errors import MissingWeightsError
 from semsynth.methods.dpsims import losses
 from semsynth.methods.dpsims.discriminator import Discriminator, DiscriminatorConfig
@@ -176,3 +177,7 @@ def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path, amp) 
     assert len(backbone) > 10 and all(torch.equal(value, shipped[key].float()) for key, value in backbone.items())
     image = DPSIMS.from_checkpoint(out).generate(semsynth.load_dataset("shapes", split="val")[0].layout, seed=0)
     assert image.shape == (3, 64, 64)
+    exported, config = checkpoints.load(out)   # BatchNorm statistics recomputed over 50 batches of 2 x 2 layouts
+    assert config["bn_recalibration"] == {"batches": 50, "batch_size": 4}
+    key = "encoder.0.norm_in.running_mean"
+    assert not torch.allclose(exported[f"G.{key}"].float(), state["ema"]["G"][key].half().float())

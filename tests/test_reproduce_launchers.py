@@ -113,3 +113,34 @@ def test_submitit_job_with_two_tasks_shards_its_run_like_torchrun(tmp_path):
     run = next((tmp_path / "runs").glob("inade-table2/shapes-shapes-oracle-*/*/"))
     assert {p.name for p in run.glob("manifest.rank*.jsonl")} == {"manifest.rank0.jsonl", "manifest.rank1.jsonl"}
     assert (run / "result.json").is_file() and "| shapes-oracle |" in report.read_text()
+
+
+def test_a_finished_run_of_since_retrained_weights_is_run_again(tmp_path, monkeypatch):
+    """Same plan, same weights name, another file behind it: the earlier record is not reported, a new run is."""
+    import torch
+
+    from semsynth.launchers import RunJob
+    from semsynth.methods.dpsims.generator import Generator, GeneratorConfig
+    from semsynth.methods.dpsims.method import DPSIMS
+    from semsynth.reporting.plan import RunSpec
+
+    monkeypatch.setenv("SEMSYNTH_WEIGHTS", str(tmp_path / "weights"))
+    (tmp_path / "weights").mkdir()
+
+    def train(seed: int) -> None:
+        torch.manual_seed(seed)
+        tiny = GeneratorConfig(encoder_channels=(4,) * 5, image_channels=(4,) * 5, pyramid_channels=4, spade_hidden=4)
+        DPSIMS.from_generator(Generator(tiny), instances=True).save(tmp_path / "weights" / "dpsims_shapes_div0"
+                                                                    ".safetensors")
+
+    spec = RunSpec("dpsims", "shapes", "semsynth-v1", ("miou",), weights="dpsims-shapes-div0", limit=2,
+                   samples_per_layout=1)
+    job = RunJob(spec, tmp_path / "runs")
+    train(0)
+    first = job()
+    assert first["how"] == "ran" and job() == {**first, "how": "earlier"}
+    train(1)
+    again = job()
+    assert again["how"] == "ran" and again["record"] != first["record"] and Path(first["record"]).exists()
+    recorded = [json.loads(Path(r["record"]).read_text())["checkpoint"]["sha256"] for r in (first, again)]
+    assert recorded[0] != recorded[1]

@@ -10,7 +10,7 @@ from torch import nn
 
 from semsynth.datasets.shapes import Shapes
 from semsynth.errors import UserError
-from semsynth.training import TrainConfig, Trainer
+from semsynth.training import TrainConfig, Trainer, recompute_batchnorm
 
 
 def _train(out_dir, steps, seed=0, resume=True):
@@ -244,3 +244,27 @@ def test_inade_trains_with_r1_and_bf16(tmp_path):
     entry = json.loads((tmp_path / "log.jsonl").read_text())
     assert {"G_gan", "G_feat", "KLD", "D", "R1"} <= set(entry) and entry["R1"] > 0
     assert all(torch.isfinite(torch.tensor(value)) for value in entry.values())
+
+
+def test_recompute_batchnorm_averages_the_batches_and_changes_nothing_else():
+    """Running statistics become the plain average over the batches; weights, spectral-norm vectors, momentum and
+    the train/eval mode stay as they were."""
+    torch.manual_seed(0)
+    conv = nn.utils.parametrizations.spectral_norm(nn.Conv2d(3, 4, 3, padding=1))
+    net = nn.Sequential(conv, nn.BatchNorm2d(4)).train()
+    before = {key: value.clone() for key, value in net.state_dict().items() if "running" not in key
+              and "num_batches" not in key}
+    batches = [(torch.randn(5, 3, 8, 8),) for _ in range(3)]
+    with torch.no_grad():
+        net.eval()
+        features = [conv(x) for (x,) in batches]
+        net.train()
+    recompute_batchnorm(net, batches)
+    norm = net[1]
+    expected_mean = torch.stack([f.mean(dim=(0, 2, 3)) for f in features]).mean(0)
+    expected_var = torch.stack([f.transpose(0, 1).flatten(1).var(dim=1) for f in features]).mean(0)
+    assert torch.allclose(norm.running_mean, expected_mean, atol=1e-6)
+    assert torch.allclose(norm.running_var, expected_var, atol=1e-5)
+    assert int(norm.num_batches_tracked) == 3 and norm.momentum == 0.1 and net.training and norm.training
+    after = net.state_dict()
+    assert all(torch.equal(value, after[key]) for key, value in before.items())

@@ -15,6 +15,11 @@ import torch
 SAMPLING = ("uniform", "balanced")
 
 
+def layout_of(dataset: Any, index: int) -> Any:
+    """The layout of item ``index`` without loading its image when the dataset can (``dataset.layout``)."""
+    return dataset.layout(index) if hasattr(dataset, "layout") else dataset[index].layout
+
+
 class Balanced:
     """Class-balanced view of ``dataset``: ``len`` is the dataset's; item ``i`` draws a class present in the pool,
     then one of the pool's images containing it."""
@@ -25,8 +30,7 @@ class Balanced:
         num_classes = dataset.label_space.num_classes
         members: list[list[int]] = [[] for _ in range(num_classes)]
         for index in range(min(pool, len(dataset))):
-            layout = dataset.layout(index) if hasattr(dataset, "layout") else dataset[index].layout
-            labels = layout.labels
+            labels = layout_of(dataset, index).labels
             for c in labels[labels < num_classes].unique().tolist():
                 members[c].append(index)
         self.members = [torch.tensor(m) for m in members if m]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -25,6 +25,7 @@ from ... import load_dataset, weights
 from ...errors import UserError
 from ...nn import features
 from ...nn.gan_losses import vgg19_perceptual
+from ...training import TrainConfig, Trainer, recompute_batchnorm
 from ...types import Example
 from ..base import lookup_preset
 from ..settings import check_settings
@@ -32,8 +33,8 @@ from . import losses
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .method import label_map, write_weights
-from .presets import PRESETS, DPSIMSPreset
-from .sampling import SAMPLING, training_view
+from .presets import PAPER_TRAINING, PRESETS, DPSIMSPreset
+from .sampling import SAMPLING, layout_of, training_view
 
 VGG19_CHANNELS = (64, 128, 256, 512, 512)
 
@@ -80,8 +81,6 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     """Train DP-SIMS on ``dataset``; returns ``out_dir/dpsims_<dataset>.safetensors`` (the EMA generator). Resumes
     from ``out_dir/checkpoint.pt`` (``resume`` False refuses such a folder). ``options``: ``presets.PAPER_TRAINING``
     keys and generator config keys."""
-    from ...training import TrainConfig, Trainer
-
     out_dir = Path(out_dir)
     preset = lookup_preset("dpsims", PRESETS, dataset)
     settings, net_options = dict(preset.training), dict(preset.generator)
@@ -160,19 +159,41 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
 
     trainer.fit(step, training_view(data, settings["sampling"], settings["pool"], seed))
     target = out_dir / f"dpsims_{dataset}.safetensors"
-    trainer.write(lambda folder: export(folder, target))
+    trainer.write(lambda folder: export(folder, target, data_root=data_root))
     return target
 
 
-def export(run_dir: str | Path, out: str | Path, half: bool = True) -> Path:
+def recalibration_batches(dataset: Any, count: int, batch_size: int, z_dim: int, instances: bool, seed: int = 0
+                          ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``count`` generator inputs (label maps, noise) of ``batch_size`` training layouts drawn uniformly, at full
+    size: what export averages the EMA generator's BatchNorm statistics over."""
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(count):
+        indices = torch.randint(len(dataset), (batch_size,), generator=rng).tolist()
+        layouts = [layout_of(dataset, index) for index in indices]
+        yield (label_map(layouts, dataset.label_space.num_classes, instances),
+               torch.randn(batch_size, z_dim, generator=rng))
+
+
+def export(run_dir: str | Path, out: str | Path, half: bool = True, data_root: str | Path | None = None) -> Path:
     """The EMA generator of a run's latest ``checkpoint.pt`` as a DP-SIMS weights file (fp16 unless ``half`` is
-    False), so a run stopped early still yields a checkpoint."""
+    False), so a run stopped early still yields a checkpoint. Its BatchNorm statistics are recomputed first over
+    ``bn_batches`` batches of the run's training set (``data_root``), twice the training batch as in a step."""
     run_dir = Path(run_dir)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    record = json.loads((run_dir / "options.json").read_text())["network"]
+    options = json.loads((run_dir / "options.json").read_text())
+    record = options["network"]
     generator = Generator(GeneratorConfig.from_dict(record["generator"]))
     generator.load_state_dict(state["ema"]["G"], strict=True)
-    write_weights(out, generator.state_dict(), {**record, "generator": generator.config.to_dict()}, half)
+    count = int(options["training"].get("bn_batches", PAPER_TRAINING["bn_batches"]))
+    recalibration = None
+    if count:
+        data = load_dataset(record["dataset"], root=data_root, split="train")
+        recalibration = {"batches": count, "batch_size": 2 * int(options["batch_size"])}
+        recompute_batchnorm(generator, recalibration_batches(data, count, recalibration["batch_size"],
+                                                             generator.config.z_dim, record["instances"]))
+    write_weights(out, generator.state_dict(), {**record, "generator": generator.config.to_dict(),
+                                                "bn_recalibration": recalibration}, half)
     return Path(out)
 
 
@@ -180,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m semsynth.methods.dpsims.train``: ``bench train --method dpsims`` plus ``--export``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="shapes")
+    parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=None)
@@ -189,13 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export", type=Path, default=None, help="only write OUT's latest checkpoint to this file")
     args = parser.parse_args(argv)
     if args.export is not None:
-        print(export(args.out, args.export))
+        print(export(args.out, args.export, data_root=args.data_root))
         return
     from ...cli import _key_values
 
     options = _key_values(args.set)
-    print(train(args.dataset, args.out, steps=args.steps, batch_size=args.batch_size, device=args.device,
-                ckpt_every=args.ckpt_every, **options))
+    print(train(args.dataset, args.out, data_root=args.data_root, steps=args.steps, batch_size=args.batch_size,
+                device=args.device, ckpt_every=args.ckpt_every, **options))
 
 
 if __name__ == "__main__":

@@ -47,14 +47,16 @@ LABEL_OFFSETS = ((6, 4), (6, -10), (-6, 4), (-6, -10), (6, 14), (6, -20), (-6, 1
 
 
 def place_labels(axes: Any, labels: list[tuple[float, float, str]]) -> None:
-    """Annotate each (x, y, text) at the first of ``LABEL_OFFSETS`` whose text box overlaps no point and no label
-    placed before it (the first offset when none is free), so that names of close points stay readable."""
+    """Annotate each (x, y, text) at the first of ``LABEL_OFFSETS`` whose text box stays inside the axes and overlaps
+    no point and no label placed before it (the first offset when none is free), so that names of close points stay
+    readable and no axis line crosses a name."""
     figure = axes.figure
     figure.tight_layout()
     figure.canvas.draw()  # final limits, scales and axes position: display boxes no longer move
     renderer = figure.canvas.get_renderer()
     to_display = axes.transData.transform
     taken = [Bbox.from_bounds(*(to_display((x, y)) - 5), 10, 10) for x, y, _ in labels]
+    frame = axes.get_window_extent(renderer)
 
     def annotate(x: float, y: float, text: str, offset: tuple[int, int]) -> Any:
         return axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8,
@@ -64,7 +66,8 @@ def place_labels(axes: Any, labels: list[tuple[float, float, str]]) -> None:
         for offset in LABEL_OFFSETS:
             label = annotate(x, y, text, offset)
             box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in taken):
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in taken):
                 break
             label.remove()
         else:
