@@ -28,10 +28,10 @@ register(WeightSpec(
 
 register(WeightSpec(
     name="dpsims-shapes", file="dpsims_shapes.safetensors", url="shipped with semsynth-bench", licence="MIT",
-    users=("dpsims",), shipped=True, sha256="8d14f8f89e47fe3c9f9c5c67fe5650ce95b1edeeab64eba68867cfb3b7310f6f",
-    note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes for 8000 steps of batch 8 with "
-         "lambda_div 1, ~1 h on one CPU thread beside other jobs; BatchNorm statistics recomputed at export "
-         "(recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
+    users=("dpsims",), shipped=True, sha256="bee20fe61b8e23b687e6522d46471b3e5691d021f903ced6cc353561ec5fa216",
+    note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes with lambda_div 1 for 8000 steps of "
+         "batch 8 on 32-pixel crops, then 600 on whole images, ~75 min on one CPU thread beside other jobs; "
+         "BatchNorm statistics recomputed at export (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
 
 # -- the ablation generators of the `shapes` track (reporting/tracks/shapes.json: dpsims-table-s6, -s8, -s9) --
 # Not shipped. Each trains 2000 steps with one thing changed against dpsims-shapes-reference; the S6 networks keep

@@ -195,17 +195,18 @@ class GCDP(Method):
 
     def _run(self, sampler: Callable, prompts: Sequence[str | None], seeds: Sequence[int], **known: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The cascade sample by sample on the CPU (bit-exact batches: MKL-DNN kernels depend on the batch size),
-        the whole batch elsewhere; guidance only where a prompt is given."""
+        """The cascade sample by sample on the CPU, text encoding included (bit-exact batches: MKL-DNN kernels and
+        multi-threaded reductions depend on the batch size and the padded text length), the whole batch elsewhere;
+        guidance only where a prompt is given."""
         if self.stages[-1].size != tuple(self.resolution):
             raise UserError(f"gcdp on {self.dataset} samples at {self.stages[-1].size} and needs the "
                             f"super-resolution stage for {self.resolution}: pass sr_checkpoint")
-        cond = self.conditions(prompts)
         scales = [float(self.settings["guidance"]) if prompt is not None else 1.0 for prompt in prompts]
         if self.device.type != "cpu" and len(set(scales)) == 1:
-            return self._cascade(sampler, cond, scales[0], seeds, known)
-        outputs = [self._cascade(sampler, cond[i:i + 1], scale, [seed], {k: v[i:i + 1] for k, v in known.items()})
-                   for i, (scale, seed) in enumerate(zip(scales, seeds))]
+            return self._cascade(sampler, self.conditions(prompts), scales[0], seeds, known)
+        outputs = [self._cascade(sampler, self.conditions([prompt]), scale, [seed],
+                                 {k: v[i:i + 1] for k, v in known.items()})
+                   for i, (prompt, scale, seed) in enumerate(zip(prompts, scales, seeds))]
         return torch.cat([image for image, _ in outputs]), torch.cat([labels for _, labels in outputs])
 
     def _model_labels(self, layouts: Sequence[Layout]) -> torch.Tensor:
