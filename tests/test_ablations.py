@@ -204,15 +204,16 @@ def test_quality_plot_labels_of_close_points_do_not_overlap() -> None:
     from semsynth.reporting.plots.png import plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.6))
-    points = [(84.2, 0.81, "gcdp"), (85.9, 0.81, "inade"), (99.7, 0.60, "sdm"), (99.7, 0.46, "real"),
-              (99.7, 0.43, "shapes-oracle")]
-    axes.plot([x for x, _, _ in points], [y for _, y, _ in points], "o")
+    points = [(84.2, 0.81, "gcdp", "C0"), (85.9, 0.81, "inade", "C1"), (99.7, 0.60, "sdm", "C2"),
+              (99.7, 0.46, "real", "0.4"), (99.7, 0.43, "shapes-oracle", "0.4")]
+    axes.plot([x for x, _, _, _ in points], [y for _, y, _, _ in points], "o")
     axes.set_xlim(0, 100)
     quality.place_labels(axes, points)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in axes.texts]
     frame = axes.get_window_extent(renderer)
     plt.close(figure)
-    assert [text.get_text() for text in axes.texts] == [name for _, _, name in points]
+    assert [text.get_text() for text in axes.texts] == [name for _, _, name, _ in points]
+    assert [text.get_color() for text in axes.texts] == [colour for _, _, _, colour in points]   # whose name it is
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert all(frame.x0 <= box.x0 and box.x1 <= frame.x1 for box in boxes)   # no name crosses the axes' frame

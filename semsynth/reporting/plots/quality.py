@@ -34,10 +34,10 @@ def _scatter(axes: Any, records: list[dict[str, Any]], names: list[str],
         if px is None or py is None:
             continue
         reference = record["method"] in REFERENCE_METHODS
+        colour = "0.4" if reference else f"C{number % 10}"
         axes.errorbar(px[0], py[0], xerr=[[px[1][0]], [px[1][1]]], yerr=[[py[1][0]], [py[1][1]]],
-                      fmt="s" if reference else "o", color="0.4" if reference else f"C{number % 10}", capsize=3,
-                      markersize=6)
-        labels.append((px[0], py[0], name))
+                      fmt="s" if reference else "o", color=colour, capsize=3, markersize=6)
+        labels.append((px[0], py[0], name, colour))
     place_labels(axes, labels)
     return len(labels)
 
@@ -46,32 +46,33 @@ def _scatter(axes: Any, records: list[dict[str, Any]], names: list[str],
 LABEL_OFFSETS = ((6, 4), (6, -10), (-6, 4), (-6, -10), (6, 14), (6, -20), (-6, 14), (-6, -20), (6, 24), (6, -30))
 
 
-def place_labels(axes: Any, labels: list[tuple[float, float, str]]) -> None:
-    """Annotate each (x, y, text) at the first of ``LABEL_OFFSETS`` whose text box stays inside the axes and overlaps
-    no point and no label placed before it (the first offset when none is free), so that names of close points stay
-    readable and no axis line crosses a name."""
+def place_labels(axes: Any, labels: list[tuple[float, float, str, str]]) -> None:
+    """Annotate each (x, y, text, colour), in its point's colour, at the first of ``LABEL_OFFSETS`` whose text box
+    stays inside the axes and overlaps no point and no label placed before it (the first offset when none is free):
+    names of close points stay readable, no axis line crosses a name, and a name pushed beside another point still
+    says whose it is."""
     figure = axes.figure
     figure.tight_layout()
     figure.canvas.draw()  # final limits, scales and axes position: display boxes no longer move
     renderer = figure.canvas.get_renderer()
     to_display = axes.transData.transform
-    taken = [Bbox.from_bounds(*(to_display((x, y)) - 5), 10, 10) for x, y, _ in labels]
+    taken = [Bbox.from_bounds(*(to_display((x, y)) - 5), 10, 10) for x, y, _, _ in labels]
     frame = axes.get_window_extent(renderer)
 
-    def annotate(x: float, y: float, text: str, offset: tuple[int, int]) -> Any:
-        return axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8,
+    def annotate(x: float, y: float, text: str, colour: str, offset: tuple[int, int]) -> Any:
+        return axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8, color=colour,
                              ha="left" if offset[0] > 0 else "right", va="bottom")
 
-    for x, y, text in labels:
+    for x, y, text, colour in labels:
         for offset in LABEL_OFFSETS:
-            label = annotate(x, y, text, offset)
+            label = annotate(x, y, text, colour, offset)
             box = label.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
             if inside and not any(box.overlaps(other) for other in taken):
                 break
             label.remove()
         else:
-            box = annotate(x, y, text, LABEL_OFFSETS[0]).get_window_extent(renderer)
+            box = annotate(x, y, text, colour, LABEL_OFFSETS[0]).get_window_extent(renderer)
         taken.append(box)
 
 
