@@ -199,15 +199,26 @@ def test_report_quality_plots_label_points_by_the_rows_they_reproduce(tmp_path, 
     assert fallback.startswith("dpsims (") and all(names[1] == fallback for names in seen)
 
 
-def test_quality_plot_labels_of_close_points_do_not_overlap() -> None:
+CLOSE_POINTS = [(84.2, 0.81, "gcdp", "C0"), (85.9, 0.81, "inade", "C1"), (99.7, 0.60, "sdm", "C2"),
+                (99.7, 0.46, "real", "0.4"), (99.7, 0.43, "shapes-oracle", "0.4")]
+# The shapes board of 2026-12-03 (log FID): its crowd at mIoU 85-100, FID 0.4-0.8 once overlapped two names.
+BOARD_POINTS = [(99.79, 0.38, "sdm", "C0"), (85.30, 0.48, "gcdp (known_level=1.0)", "C1"), (85.78, 0.55, "inade", "C2"),
+                (97.98, 0.60, "gcdp (known_level=1.0, layout_guidance=1.0)", "C3"), (98.93, 0.71, "dpsims", "C4"),
+                (92.98, 0.80, "gcdp (known_level=0.5)", "C5"), (98.22, 3.01, "palette", "C6"),
+                (6.60, 19.88, "piti", "C7"), (4.14, 25.53, "palette (ignore_layout)", "C8"),
+                (99.66, 0.11, "real", "0.4"), (99.55, 0.11, "shapes-oracle", "0.4")]
+
+
+@pytest.mark.parametrize("points, log", [(CLOSE_POINTS, False), (BOARD_POINTS, True)], ids=["close", "board"])
+def test_quality_plot_labels_of_close_points_do_not_overlap(points: list, log: bool) -> None:
     from semsynth.reporting.plots import quality
     from semsynth.reporting.plots.png import plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.6))
-    points = [(84.2, 0.81, "gcdp", "C0"), (85.9, 0.81, "inade", "C1"), (99.7, 0.60, "sdm", "C2"),
-              (99.7, 0.46, "real", "0.4"), (99.7, 0.43, "shapes-oracle", "0.4")]
     axes.plot([x for x, _, _, _ in points], [y for _, y, _, _ in points], "o")
     axes.set_xlim(0, 100)
+    if log:
+        axes.set_yscale("log")
     quality.place_labels(axes, points)
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in axes.texts]

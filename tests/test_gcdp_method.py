@@ -16,6 +16,7 @@ from semsynth.diffusion.categorical import BUFFERS, CategoricalProcess
 from semsynth.errors import UserError
 from semsynth.methods.gcdp.method import GCDP
 from semsynth.methods.gcdp.model import JointUNet
+from semsynth.methods.gcdp.sampling import layout_guided
 from semsynth.methods.gcdp.text import WordEncoder, layout_caption
 from semsynth.methods.gcdp.train import JointModel, train
 from semsynth.types import Layout
@@ -44,6 +45,34 @@ def method() -> GCDP:
 def test_contract_on_a_tiny_model(method: GCDP) -> None:
     layouts = [Shapes(split="val").layout(i) for i in range(8)]
     run_contract(method, layouts, batch_sizes=(3, 8))
+
+
+def test_contract_with_the_official_sampler() -> None:
+    """The shapes default guides toward the layout (``layout_guidance`` 1); the official sampler keeps the contract
+    too."""
+    layouts = [Shapes(split="val").layout(i) for i in range(3)]
+    run_contract(GCDP.from_model(tiny_model(), "shapes", **FAST, layout_guidance=0.0), layouts, batch_sizes=(3,))
+
+
+def test_layout_guidance_moves_eps_along_the_label_heads_log_likelihood() -> None:
+    """Toy joint model: eps 0, class logits (x, -x) from the image's first channel, so log p(class 0 | x) =
+    -log(1 + exp(-2x)) per pixel, whose gradient is 2 sigmoid(-2x). Guidance toward class 0 lowers eps there by
+    scale * sigma * gradient (the x0 prediction rises, toward class 0) and leaves the other channels alone."""
+    def model(states: tuple[torch.Tensor, torch.Tensor], log_snr: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x, _ = states
+        return torch.cat([torch.zeros_like(x), x[:, :1], -x[:, :1]], dim=1)
+
+    x = torch.randn(2, 3, 4, 4)
+    log_snr, scale = torch.tensor([-2.0, 1.0]), 1.5
+    states = (x, torch.zeros(2, 2, 4, 4))
+    assert layout_guided(model, torch.zeros(2, 4, 4, dtype=torch.long), 0.0) is model
+    out = layout_guided(model, torch.zeros(2, 4, 4, dtype=torch.long), scale)(states, log_snr, None)
+    sigma = torch.sigmoid(-log_snr).sqrt().view(-1, 1, 1)
+    assert torch.allclose(out[:, 0], -scale * sigma * 2 * torch.sigmoid(-2 * x[:, 0]), atol=1e-6)
+    assert torch.equal(out[:, 1:3], torch.zeros(2, 2, 4, 4))
+    assert torch.equal(out[:, 3:], model(states, log_snr, None)[:, 3:])
+    toward_one = layout_guided(model, torch.ones(2, 4, 4, dtype=torch.long), scale)(states, log_snr, None)
+    assert (toward_one[:, 0] > 0).all() and (out[:, 0] < 0).all()
 
 
 def test_joint_generation_and_layout_from_image(method: GCDP) -> None:

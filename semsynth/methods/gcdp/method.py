@@ -75,7 +75,8 @@ def _load(path: Path, net_config: dict[str, Any], ema: bool
 class GCDP(Method):
     """Gaussian-categorical diffusion (Park et al., ICCV 2023), layout -> image by cross-modal outpainting.
     Settings: ``steps``, ``resample`` (outpainting passes per step), ``guidance`` (with a prompt), ``caption`` (a
-    layout without a prompt gets the caption of its classes, as the shapes model was trained). ``t5_folder``: the
+    layout without a prompt gets the caption of its classes, as the shapes model was trained), ``known_level`` and
+    ``layout_guidance`` (departures that make the image follow the layout; 1 and 0 are official). ``t5_folder``: the
     T5 folder for prompts when the model file has no caption encoder (default: the catalog folder ``t5-large``)."""
 
     name = "gcdp"
@@ -217,7 +218,8 @@ class GCDP(Method):
     # -- the method contract and GCDP's other directions ------------------------------------------------------
 
     def _outpainting(self) -> dict[str, Any]:
-        return {"resample": int(self.settings["resample"]), "known_level": float(self.settings["known_level"])}
+        return {"resample": int(self.settings["resample"]), "known_level": float(self.settings["known_level"]),
+                "layout_guidance": float(self.settings["layout_guidance"])}
 
     def generate(self, layout: Layout, seed: int, prompt: str | None = None) -> torch.Tensor:
         return self.generate_batch([layout], [seed], [prompt])[0]

@@ -19,13 +19,16 @@ OFFICIAL_STEPS, OFFICIAL_RESAMPLE = 100, 5
 # of as many steps, built as the official sample schedulers are); ``resample``: passes per step of the
 # outpainting (the official default 5); ``guidance``: classifier-free scale on eps and label logits (used only
 # with a prompt: without one the conditional and null passes coincide); ``known_level``: the known modality is
-# pasted noised to this fraction of the current time (1: the official sampler; 0: clean at every step).
+# pasted noised to this fraction of the current time (1: the official sampler; 0: clean at every step);
+# ``layout_guidance``: reconstruction guidance toward the known layout through the model's own label head (0: the
+# official sampler; see ``sampling.layout_guided``).
 SETTING_TYPES = {
     "steps": Setting(int, low=2, high=1000),
     "resample": Setting(int, low=1, high=20),
     "guidance": Setting(float, low=0.0, high=100.0),
     "caption": Setting(bool),
     "known_level": Setting(float, low=0.0, high=1.0),
+    "layout_guidance": Setting(float, low=0.0, high=1000.0),
 }
 
 # Cityscapes labelIds -> GCDP's 20 classes (the 19 trainIds, everything else "unlabeled" = 19).
@@ -91,7 +94,7 @@ class GCDPPreset(Preset):
 
 def _official(guidance: float) -> dict[str, Any]:
     return {"steps": OFFICIAL_STEPS, "resample": OFFICIAL_RESAMPLE, "guidance": guidance, "caption": False,
-            "known_level": 1.0}
+            "known_level": 1.0, "layout_guidance": 0.0}
 
 
 PRESETS: dict[str, GCDPPreset] = {
@@ -113,10 +116,16 @@ PRESETS: dict[str, GCDPPreset] = {
     # 91.9 / 1.27, 93.3 / 1.36, 93.5 / 1.44, 92.5 / 1.40 (FID on 32 images: noise of about +-0.4); on the first 16
     # layouts, 4 samples each, LPIPS diversity was 0.585 at level 1 and 0.221 at 0.75 (the true process: 0.75);
     # layout_from_image agreed with the true layout on 95.0% (level 1) and 96.0% (0.5) of the pixels of 12 images.
+    # ``layout_guidance`` 1 (reconstruction guidance through the label head) is the shapes default: with the
+    # shipped weights on the first 32 val layouts (one sample each) mIoU / FID went from 81.2 / 1.12 (official
+    # sampler) to 98.0 / 1.19, and on the first 16 layouts x 4 samples from 79.0 / 2.52 / LPIPS 0.585 to
+    # 97.7 / 2.14 / 0.153 (scale 0.5: 97.2 / 2.14 / 0.170; 0.25: 96.6 / 2.17 / 0.186). The official sampler's
+    # diversity comes mostly from wrong classes (sample grids); guided, the samples of a layout differ in tint.
+    # Fewer passes do not pay: 2 passes at scale 1 gave 96.7 / 2.87 on the 32 layouts.
     "shapes": GCDPPreset(weights="gcdp-shapes", num_classes=10, config=SHAPES_64, base_size=(64, 64),
                          schedule="cosine", label_schedule="cosine",
                          settings={"steps": 10, "resample": OFFICIAL_RESAMPLE, "guidance": 1.0, "caption": True,
-                                   "known_level": 1.0},
+                                   "known_level": 1.0, "layout_guidance": 1.0},
                          training=SHAPES_TRAINING),
 }
 

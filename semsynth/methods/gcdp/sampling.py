@@ -101,6 +101,26 @@ def guided(net: JointUNet, pair: Sequence, scale: float, lowres: LowRes | None =
     return classifier_free(joint_model(net, lowres), list(pair), scale, mode="eps+logits", null=null_text)
 
 
+def layout_guided(model: Model, labels: torch.Tensor, scale: float) -> Model:
+    """Reconstruction guidance toward a known label map: eps moved by ``scale * sigma_t * grad_x log p(labels |
+    x_t)`` under the model's own label head, so that the image explains the layout already at the noisy steps,
+    where the pasted label map is almost noise. ``scale`` 0: the model unchanged (official)."""
+    if scale == 0:
+        return model
+
+    def call(states: tuple[torch.Tensor, torch.Tensor], log_snr: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x, log_labels = states
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            output = model((x, log_labels), log_snr, cond)
+            eps, logits = output[:, :x.shape[1]], output[:, x.shape[1]:]
+            (grad,) = torch.autograd.grad(-F.cross_entropy(logits, labels, reduction="sum"), x)
+        sigma = torch.sigmoid(-log_snr).sqrt().view(-1, 1, 1, 1)
+        return torch.cat([eps - scale * sigma * grad, logits], dim=1).detach()
+
+    return call
+
+
 def sample_joint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noise, Noise]
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Image in [-1, 1] and label indices from pure noise (official ``p_sample_loop`` without inpainting)."""
@@ -111,16 +131,19 @@ def sample_joint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple
 
 def outpaint(model: Model, pair: Sequence, cond: torch.Tensor, noises: tuple[Noise, Noise],
              image: torch.Tensor | None = None, labels: torch.Tensor | None = None, resample: int = 5,
-             known_level: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+             known_level: float = 1.0, layout_guidance: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-modal outpainting: the given modality (``image`` in [-1, 1] or ``labels`` indices) is known everywhere,
     the other generated; the official order (known part pasted at time t before each call, ``resample`` passes).
-    ``known_level`` < 1 pastes the known part at that fraction of t instead (0: clean; not official)."""
+    ``known_level`` < 1 pastes the known part at that fraction of t instead (0: clean; not official);
+    ``layout_guidance`` > 0 adds reconstruction guidance toward known ``labels`` (``layout_guided``; not official)."""
     num_classes = pair[1].num_classes
     x_T = (noises[0](), pair[1].prior_sample(noises[1]()))
     known = (image if image is not None else torch.zeros_like(x_T[0]),
              index_to_log_onehot(labels, num_classes) if labels is not None else x_T[1])
     masks = (None if image is None else torch.zeros(1, 1, 1, 1, dtype=torch.bool),
              None if labels is None else torch.zeros(1, 1, 1, 1, dtype=torch.bool))
+    if labels is not None:
+        model = layout_guided(model, labels, layout_guidance)
     x, log_labels = repaint(list(pair), model, x_T, cond, known, masks, list(noises), resample=resample,
                             paste="before", known_level=known_level)
     return x.clamp(-1, 1), log_labels.argmax(dim=1)

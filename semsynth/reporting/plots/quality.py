@@ -43,14 +43,15 @@ def _scatter(axes: Any, records: list[dict[str, Any]], names: list[str],
 
 
 # Where a label may sit, in points from its point: right, then left, then further above and below.
-LABEL_OFFSETS = ((6, 4), (6, -10), (-6, 4), (-6, -10), (6, 14), (6, -20), (-6, 14), (-6, -20), (6, 24), (6, -30))
+LABEL_OFFSETS = ((6, 4), (6, -10), (-6, 4), (-6, -10), (6, 14), (6, -20), (-6, 14), (-6, -20), (6, 24), (6, -30),
+                 (-6, 24), (-6, -30), (6, 34), (6, -40), (-6, 34), (-6, -40))
 
 
 def place_labels(axes: Any, labels: list[tuple[float, float, str, str]]) -> None:
     """Annotate each (x, y, text, colour), in its point's colour, at the first of ``LABEL_OFFSETS`` whose text box
-    stays inside the axes and overlaps no point and no label placed before it (the first offset when none is free):
-    names of close points stay readable, no axis line crosses a name, and a name pushed beside another point still
-    says whose it is."""
+    stays inside the axes and overlaps no point and no label placed before it (when none is free: the one inside the
+    axes that covers the least of them): names of close points stay readable, no axis line crosses a name, and a
+    name pushed beside another point still says whose it is."""
     figure = axes.figure
     figure.tight_layout()
     figure.canvas.draw()  # final limits, scales and axes position: display boxes no longer move
@@ -63,16 +64,22 @@ def place_labels(axes: Any, labels: list[tuple[float, float, str, str]]) -> None
         return axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8, color=colour,
                              ha="left" if offset[0] > 0 else "right", va="bottom")
 
+    def covered(box: Bbox) -> float:
+        overlaps = (Bbox.intersection(box, other) for other in taken)
+        return sum(part.width * part.height for part in overlaps if part is not None)
+
     for x, y, text, colour in labels:
+        costs = []
         for offset in LABEL_OFFSETS:
             label = annotate(x, y, text, colour, offset)
             box = label.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            if inside and not any(box.overlaps(other) for other in taken):
+            costs.append((not inside, covered(box), offset))
+            if costs[-1][:2] == (False, 0):
                 break
             label.remove()
         else:
-            box = annotate(x, y, text, colour, LABEL_OFFSETS[0]).get_window_extent(renderer)
+            box = annotate(x, y, text, colour, min(costs)[2]).get_window_extent(renderer)
         taken.append(box)
 
 
