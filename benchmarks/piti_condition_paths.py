@@ -1,6 +1,7 @@
-"""Why the `shapes` PITI base ignores its mask: how fast a fresh base decoder learns to use a layout through each
-condition path. The same network (the shapes base config, seed 0, batch 8, lr 2e-4 unless ``--lr``, condition
-dropout 0.2, t uniform over [``--tmin``, 1000)) trains from scratch with the layout given
+"""Why the `shapes` PITI base ignored its mask with GLIDE's plain attention, and what the token prior changes: how fast
+a fresh base decoder learns to use a layout through each condition path. The same network (the shapes base config,
+seed 0, batch 8, lr 2e-4 unless ``--lr``, condition dropout 0.2, t uniform over [``--tmin``, 1000)) trains from
+scratch with the layout given
 
 * ``encoder``: as PITI gives it, through the mask encoder's tokens (cross-attention k/v and the global embedding);
 * ``ideal-tokens``: through the same token path, but with hand-made tokens that hold the answer: each of the 64
@@ -13,6 +14,10 @@ dropout 0.2, t uniform over [``--tmin``, 1000)) trains from scratch with the lay
 * ``spatial``: the colour-coded mask concatenated to the decoder's input (the same hook): the layout arrives
   pixel-aligned, as SDM's SPADE gives it. Not PITI; the reference for what the data allows.
 
+``--locality`` sets the decoder's token prior (``nn.attention.token_prior``): ``none`` is GLIDE/PITI's plain
+attention, where the figures in the README's PITI section before the prior came from; by default the shapes
+preset's value.
+
 ``--from-shipped`` starts the ``encoder`` path from the shipped base (prior + two-stage finetune) instead of random
 weights, and goes on training it as stage 2 does (everything trains): does a longer finetune open the gap?
 
@@ -20,7 +25,7 @@ Every ``--every`` steps it prints the eps MSE on 16 val images at t = 300, 600, 
 map / another image's mask. A decoder that uses the layout scores lower with the true mask.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/piti_condition_paths.py [--paths encoder,spatial] [--steps 400]
-[--from-shipped]``.
+[--locality none|2] [--from-shipped]``.
 """
 
 from __future__ import annotations
@@ -67,7 +72,8 @@ def coordinate_channels(path: str, size: int) -> torch.Tensor | None:
     return fourier_code(size)[None] if path.endswith("+fourier") else None
 
 
-def learn(path: str, steps: int, every: int, lr: float = 2e-4, from_shipped: bool = False, tmin: int = 0) -> None:
+def learn(path: str, steps: int, every: int, lr: float = 2e-4, from_shipped: bool = False, tmin: int = 0,
+          locality: str = "preset") -> None:
     from semsynth import load_dataset
     from semsynth.diffusion.gaussian import GaussianProcess
     from semsynth.diffusion.schedules import named_betas
@@ -79,6 +85,9 @@ def learn(path: str, steps: int, every: int, lr: float = 2e-4, from_shipped: boo
 
     preset = preset_for("shapes")
     config, size = preset.configs["base"], preset.base_size
+    if locality != "preset":   # the decoder's token prior: "none" is GLIDE/PITI's plain attention
+        config = {**config, "decoder": {**config["decoder"],
+                                        "token_locality": None if locality == "none" else float(locality)}}
     torch.manual_seed(0)
     coordinates = coordinate_channels(path, size)
     extra_channels = 3 if path == "spatial" else 0 if coordinates is None else len(coordinates[0])
@@ -142,6 +151,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (every parameter)")
     parser.add_argument("--tmin", type=int, default=0,
                         help="train on t in [tmin, 1000) only (where the layout matters most)")
+    parser.add_argument("--locality", default="preset",
+                        help="the decoder's token_locality: a number, 'none' (GLIDE/PITI's plain attention, as "
+                             "every figure of this docstring before the token prior), or 'preset' (the shapes "
+                             "preset's)")
     parser.add_argument("--from-shipped", action="store_true",
                         help="start the encoder path from the shipped shapes base (not random weights)")
     args = parser.parse_args()
@@ -151,7 +164,8 @@ def main() -> None:
     for path in args.paths.split(","):
         if path not in PATHS:
             raise SystemExit(f"unknown path '{path}'; use {', '.join(PATHS)}")
-        learn(path, args.steps, args.every, lr=args.lr, from_shipped=args.from_shipped, tmin=args.tmin)
+        learn(path, args.steps, args.every, lr=args.lr, from_shipped=args.from_shipped, tmin=args.tmin,
+              locality=args.locality)
 
 
 if __name__ == "__main__":

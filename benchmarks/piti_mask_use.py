@@ -1,6 +1,7 @@
 """How much a PITI base network uses its mask: eps MSE on the first 16 ``shapes`` val images with the true
 colour-coded mask and with the null (all-ones) map, at t = 100, 300, 500 and 700. Equal columns mean the decoder
-ignores the mask (the shipped ``shapes`` base does: README, PITI section).
+ignores the mask (a base with GLIDE's plain attention did, the shipped one with the token prior does not: README,
+PITI section).
 
 Run: ``python benchmarks/piti_mask_use.py [BASE_FILE ...]`` (default: the shipped ``piti-shapes-base``).
 """

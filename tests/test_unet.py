@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semsynth.nn.attention import AttentionBlock, attend
+from semsynth.nn.attention import AttentionBlock, attend, token_prior
 from semsynth.nn.spade import SPADEGroupNorm
 from semsynth.nn.unet import UNet
 from tests.golden import assert_golden, check_rule_sums, load_case, name_rule_v1, shape_only_state
@@ -112,6 +112,45 @@ def test_encoder_kv_block_attends_over_encoder_then_own_tokens(legacy_order: boo
     expected = x + block.proj_out(torch.cat(outs, dim=1)).reshape(x.shape)
     with torch.no_grad():
         torch.testing.assert_close(block(x, tokens), expected)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (16, 16), (4, 8)])
+def test_token_prior_weighs_the_tokens_as_the_image_and_centres_them_on_the_query(size: tuple[int, int]) -> None:
+    """Per query: the tokens' prior mass equals the image keys' (log-sum-exp log(H*W)), image keys get 0, and the
+    heaviest token is the cell under the query (a 4x4 token grid over the image)."""
+    h, w = size
+    bias = token_prior(size, 16, 2.0).double()
+    assert bias.shape == (h * w, 16 + h * w) and not bias[:, 16:].any()
+    torch.testing.assert_close(torch.logsumexp(bias[:, :16], dim=1), torch.full((h * w,), math.log(h * w),
+                                                                             dtype=torch.float64))
+    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    cell = (rows * 4 // h) * 4 + cols * 4 // w
+    assert torch.equal(bias[:, :16].argmax(1), cell.reshape(-1))
+    even = token_prior(size, 5, 2.0)   # not a square grid: spread evenly
+    torch.testing.assert_close(even[:, :5], torch.full((h * w, 5), math.log(h * w / 5)))
+
+
+def test_token_locality_makes_each_position_read_its_own_cells_token() -> None:
+    """With q.k = 0 everywhere, a position's output is half the prior-weighted token values, half the mean of the
+    image values: the bias alone routes each position to its place, and token_locality=None is plain attention."""
+    torch.manual_seed(0)
+    block = AttentionBlock(8, num_head_channels=8, groups=4, encoder_channels=4, token_locality=50.0).double()
+    with torch.no_grad():
+        block.qkv.weight[:16].zero_()
+        block.qkv.bias[:16].zero_()
+        block.proj_out.weight.copy_(torch.eye(8)[..., None])
+        block.proj_out.bias.zero_()
+    x = torch.randn(1, 8, 4, 4, dtype=torch.float64)
+    tokens = torch.randn(1, 4, 4, dtype=torch.float64)   # a 2x2 grid
+    with torch.no_grad():
+        token_values = block.encoder_kv(tokens)[0, 8:]
+        image_mean = block.qkv(block.norm(x.reshape(1, 8, 16)))[0, 16:].mean(1)
+        out = (block(x, tokens) - x).reshape(8, 4, 4)
+        torch.testing.assert_close(out[:, 0, 0], (token_values[:, 0] + image_mean) / 2, atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[:, 3, 0], (token_values[:, 2] + image_mean) / 2, atol=1e-6, rtol=0)
+        block.token_locality = None
+        plain = (block(x, tokens) - x).reshape(8, 4, 4)[:, 0, 0]
+        torch.testing.assert_close(plain, (token_values.sum(1) + image_mean * 16) / 20)
 
 
 @pytest.mark.parametrize("legacy_order", [True, False])

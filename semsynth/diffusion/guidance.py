@@ -12,7 +12,7 @@ Modes (``s`` the guidance scale; the paper's ``w`` is ``s - 1``):
   The released PITI code does not implement it; the paper does not say over which axes the statistics are taken,
   we take them per sample over all eps channels and pixels. Other channels come from the conditional pass.
   sigma_hat^2 is the paper's, derived assuming eps_cond and eps_null independent; where they nearly agree (cosine
-  1.0000 on the shapes PITI base) it shrinks eps to 1 / sqrt((1 + w)^2 + w^2) of its scale (README, PITI).
+  0.993-0.999 on the shapes PITI base) it shrinks eps to 1 / sqrt((1 + w)^2 + w^2) of its scale (README, PITI).
 """
 
 from __future__ import annotations

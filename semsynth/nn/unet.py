@@ -44,7 +44,8 @@ class UNet(nn.Module):
     * ``global_channels``: ``transformer_proj(global_embedding)`` ``[B, global_channels]`` is added to the time
       embedding (GLIDE/PITI key name).
     * ``encoder_channels``: every attention block also attends to ``encoder_tokens`` ``[B, encoder_channels, S]``
-      through its ``encoder_kv`` projection (GLIDE/PITI)."""
+      through its ``encoder_kv`` projection (GLIDE/PITI); ``token_locality`` sets their ``AttentionBlock``'s
+      positional prior (None: GLIDE/PITI's plain attention)."""
 
     def __init__(self, in_channels: int = 3, model_channels: int = 128, out_channels: int = 3,
                  num_res_blocks: int = 2, attention_resolutions: Sequence[int] = (), dropout: float = 0.0,
@@ -52,7 +53,8 @@ class UNet(nn.Module):
                  num_head_channels: int = -1, num_heads_upsample: int = -1, use_scale_shift_norm: bool = False,
                  resblock_updown: bool = False, use_new_attention_order: bool = False, norm_groups: int = 32,
                  cond_norms: Mapping[str, CondNorm] | None = None, low_res_channels: int = 0,
-                 global_channels: int | None = None, encoder_channels: int | None = None) -> None:
+                 global_channels: int | None = None, encoder_channels: int | None = None,
+                 token_locality: float | None = None) -> None:
         super().__init__()
         cond_norms = dict(cond_norms or {})
         if set(cond_norms) - set(PARTS):
@@ -69,7 +71,8 @@ class UNet(nn.Module):
 
         def attention(channels: int, heads: int) -> AttentionBlock:
             return AttentionBlock(channels, heads, num_head_channels, legacy_order=not use_new_attention_order,
-                                  groups=norm_groups, encoder_channels=encoder_channels)
+                                  groups=norm_groups, encoder_channels=encoder_channels,
+                                  token_locality=token_locality)
 
         ch = int(channel_mult[0] * model_channels)
         self.input_blocks = nn.ModuleList([EmbedSequential(nn.Conv2d(in_channels + low_res_channels, ch, 3,
