@@ -13,12 +13,16 @@ import argparse
 import torch
 from sdm import peak_memory, timed
 
-# (base sampler, base steps, upsampler sampler, upsampler steps); 27 ancestral upsampler steps = official fast27.
-# The official schedule, the shapes default (ancestral 25 + fast27), then deterministic samplers, which leave visible
-# noise with the shapes networks (methods/piti/presets.py: SHAPES_SETTINGS).
-RUNS = (("ddpm", 250, "ddpm", 27), ("ddpm", 50, "ddpm", 27), ("ddpm", 25, "ddpm", 27),
-        ("dpm-solver++", 10, "ddpm", 27), ("ddim", 25, "ddim", 10), ("dpm-solver++", 10, "dpm-solver++", 5))
-
+# Settings of each run; 27 ancestral (ddpm) upsampler steps are the official fast27, and DDIM with eta 1 on the same
+# chain takes ancestral steps with the fixed posterior variance. The official schedule, the shapes default (ancestral
+# 50 + DDIM eta 1 fast27) and the earlier ones, then deterministic samplers, which leave visible noise with the
+# shapes networks (methods/piti/presets.py: SHAPES_SETTINGS).
+RUNS = (dict(sampler="ddpm", steps=250, up_sampler="ddpm", up_steps=27),
+        dict(sampler="ddpm", steps=50, up_sampler="ddim", up_steps=27, eta=1.0),
+        dict(sampler="ddpm", steps=25, up_sampler="ddim", up_steps=27, eta=1.0),
+        dict(sampler="ddpm", steps=25, up_sampler="ddpm", up_steps=27),
+        dict(sampler="ddim", steps=25, up_sampler="ddim", up_steps=10, eta=0.0),
+        dict(sampler="dpm-solver++", steps=10, up_sampler="dpm-solver++", up_steps=5))
 
 def miou(images: torch.Tensor, layouts: list) -> float:
     import semsynth
@@ -45,15 +49,17 @@ def main() -> None:
 
     layouts = [Shapes(split="val").layout(index) for index in range(args.batch)]
     shipped = weights.find("piti-shapes-base") is not None and weights.find("piti-shapes-upsample") is not None
-    for sampler, steps, up_sampler, up_steps in RUNS:
-        settings = dict(sampler=sampler, steps=steps, up_sampler=up_sampler, up_steps=up_steps)
+    for settings in RUNS:
         method = PITI(dataset="shapes", **settings) if shipped else \
             PITI.from_nets(PITIModel(**SHAPES_CONFIGS["base"]), PITIModel(**SHAPES_CONFIGS["upsample"]), **settings)
         images = []
         rate, cpu = timed(lambda: images.append(method.generate_batch(layouts, list(range(args.batch)))),
                           args.batch)
-        print(f"shapes cpu base {sampler:>12} {steps:3d} + up {up_sampler:>12} {up_steps:3d}: {rate:6.3f} images/s, "
-              f"{cpu:6.2f} CPU s/image, mIoU {miou(images[-1], layouts):5.1f}, {peak_memory('cpu')} "
+        s = method.settings
+        eta = f" (DDIM eta {s['eta']:g})" if "ddim" in (s["sampler"], s["up_sampler"]) else ""
+        print(f"shapes cpu base {s['sampler']:>12} {s['steps']:3d} + up {s['up_sampler']:>12} {s['up_steps']:3d}{eta}: "
+              f"{rate:6.3f} images/s, {cpu:6.2f} CPU s/image, "
+              f"mIoU {miou(images[-1], layouts):5.1f}, {peak_memory('cpu')} "
               f"({'shipped' if shipped else 'random'} weights)")
 
 

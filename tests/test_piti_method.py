@@ -20,7 +20,7 @@ ENCODER = dict(in_channels=3, cnn_channels=[4, 8, 8, 8], width=16, layers=1, hea
 DECODER = dict(in_channels=3, model_channels=8, out_channels=6, num_res_blocks=1, channel_mult=[1, 2],
                attention_resolutions=[2], num_head_channels=8, use_scale_shift_norm=True, resblock_updown=True,
                norm_groups=4)
-FAST = dict(sampler="ddim", steps=2, up_sampler="ddim", up_steps=2, guidance=1.5)
+FAST = dict(sampler="ddim", steps=2, up_sampler="ddim", up_steps=2, eta=0.0, guidance=1.5)
 
 
 def tiny_nets(seed: int = 0) -> tuple[PITIModel, PITIModel]:
