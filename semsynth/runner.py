@@ -343,6 +343,7 @@ class Run(Plan):
         super().__init__(config, prepare_metrics=True)
         check_writable_folder(resume or config.out)
         identity = self.identity()
+        self.started_identity = identity   # the weights as loaded: a file replaced mid-run must not rename them
         if resume is not None:
             self.run_dir = Path(resume)
             recorded = read_run_json(self.run_dir)
@@ -508,7 +509,7 @@ class Run(Plan):
         metrics, uncertainty = self.evaluate()
         evaluate_s = time.perf_counter() - started
         generate_s, generated = generation["generate_s"], generation["generated"]
-        identity = self.identity()
+        identity = self.started_identity
         record = {
             "schema": SCHEMA,
             "method": self.name,

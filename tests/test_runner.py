@@ -217,3 +217,20 @@ def test_region_diversity_survives_sigkill_and_resume(tmp_path, inade_single):
     resumed = record_of(bench(*INADE_ARGS, "--resume", str(run_dir)).stdout)
     assert resumed["timing"]["generated"] == 0 and resumed["timing"]["extra_generated"] == total - done
     assert resumed["metrics"] == inade_single["metrics"]
+
+
+def test_record_names_the_weights_loaded_even_if_the_file_is_replaced_mid_run(tmp_path):
+    """result.json carries the sha256 taken when the run loaded its weights, not a re-hash at the end."""
+    import shutil
+
+    from semsynth import weights
+    from semsynth.runner import Run, RunConfig
+
+    checkpoint = tmp_path / "inade.safetensors"
+    shutil.copy(weights.path("inade-shapes"), checkpoint)
+    loaded = weights.sha256(checkpoint)
+    run = Run(RunConfig(method="inade", dataset="shapes", checkpoint=str(checkpoint), limit=2, metrics=["miou"],
+                        out=str(tmp_path / "runs"), quiet=True))
+    checkpoint.write_bytes(b"replaced while the run was generating")
+    record = run.execute()
+    assert record["checkpoint"]["sha256"] == loaded != weights.sha256(checkpoint)
