@@ -24,6 +24,7 @@ RUNS = (dict(sampler="ddpm", steps=250, up_sampler="ddpm", up_steps=27),
         dict(sampler="ddim", steps=25, up_sampler="ddim", up_steps=10, eta=0.0),
         dict(sampler="dpm-solver++", steps=10, up_sampler="dpm-solver++", up_steps=5))
 
+
 def miou(images: torch.Tensor, layouts: list) -> float:
     import semsynth
 
