@@ -108,9 +108,8 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # 59.4 against 2.63 / 76.5 ancestral at 50 steps. The shipped 18000-step base, first 50 val layouts x 2 (FID /
 # diversity / mIoU): ancestral 25 steps + ancestral fast27 3.16 / 0.90 / 88.0; + DDIM eta 1 fast27 2.72 / 0.74 /
 # 88.8; base ancestral 50 steps + DDIM eta 1 2.40 / 0.77 / 88.8 (the default; 1.9x the time of 25 steps in
-# benchmarks/piti.py); the base by
-# DDIM eta 1 too 2.90 / 0.72 / 89.3; guidance 3 2.75 / 1.02 / 88.1 (guidance 3, 5 and 8 on the 3000-step base with
-# DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
+# benchmarks/piti.py); the base by DDIM eta 1 too 2.90 / 0.72 / 89.3; guidance 3 2.75 / 1.02 / 88.1 (guidance 3, 5
+# and 8 on the 3000-step base with DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
 SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=5.0, guidance_mode="official", eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0,
                        upsample_weights="piti-shapes-upsample")
