@@ -14,6 +14,13 @@ os.environ.setdefault("SEMSYNTH_CACHE", _CACHE)
 os.environ.pop("SEMSYNTH_WEIGHTS", None)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, at most four (the suite is mostly subprocess start-up, and more workers
+    than that only add memory)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 @pytest.fixture(scope="session")
 def cache_dir() -> str:
     return os.environ["SEMSYNTH_CACHE"]

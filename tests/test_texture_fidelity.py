@@ -79,6 +79,21 @@ def test_the_true_process_scores_like_the_real_images(metric, layouts):
         assert share > 0.9, stat
 
 
+def test_colour_spread_is_one_for_the_true_process_and_zero_for_a_generator_that_ignores_its_noise(metric, layouts):
+    layouts, real = layouts
+    oracle = torch.stack([torch.stack([render(layout.labels, layout.instances, 100 * i + k) for k in range(4)])
+                          for i, layout in enumerate(layouts)])   # a seed per sample, as runs draw them
+    varied, frozen = record(metric, layouts, oracle), record(metric, layouts, oracle[:, :1].repeat(1, 4, 1, 1, 1))
+    assert varied["colour_spread"] == pytest.approx(1, abs=0.15)
+    assert all(0.7 < spread < 1.35 for spread in varied["colour_spread_per_class"].values())
+    assert frozen["colour_spread"] == 0
+    # a colour jitter a third of the process's: the spread follows it
+    jitter = torch.randn(len(layouts), 4, 3, 1, 1, generator=torch.Generator().manual_seed(0)) * 14 / 3
+    jittered = (oracle[:, :1].double() + jitter).clamp(0, 255).round().byte()
+    assert 0.2 < record(metric, layouts, jittered)["colour_spread"] < 0.5
+    assert record(metric, layouts, torch.stack(real)[:, None])["colour_spread"] is None   # one sample per layout
+
+
 def test_texture_is_a_user_error_outside_shapes():
     with pytest.raises(UserError, match="shapes"):
         load_metric("texture").prepare(EvalContext(dataset="ade20k"))

@@ -12,6 +12,12 @@ Real images of the reference split go through the same estimator: per class, a s
 distance above 1 is outside what the true process gives ``quantile`` of the time. Noise is one-sided (cleaner than
 real is not a defect). ``value`` is the fraction of segments with every statistic in range; the
 ``noise`` parts flag speckle (e.g. over flat sky and sand) that FID on a small evaluator misses.
+
+Range checks reward a generator that draws every segment at its class's median colour. ``colour_spread`` measures
+the other side: for each segment of a layout with several samples, the spread of its mean colour across the samples
+(RMS over channels of the unbiased standard deviation), per class relative to the spread of real segments' colours
+(the process draws each segment's colour independently, so that is the spread a layout's samples should show). 1
+is as varied as the true process; 0 is a generator whose noise never changes a colour.
 """
 
 from __future__ import annotations
@@ -93,6 +99,12 @@ def image_segments(image: torch.Tensor, labels: torch.Tensor, instances: torch.T
     return found
 
 
+def colour_spread(colours: np.ndarray) -> float:
+    """RMS over channels of the unbiased standard deviation of ``colours`` ``[K, S, 3]`` across K (pooled over
+    the S segments)."""
+    return float(np.sqrt(colours.var(axis=0, ddof=1).mean()))
+
+
 def _axial_mean(angles: list[float]) -> float:
     """The mean of orientations modulo pi (doubled-angle circular mean), so that 0.05 and 3.1 average near 0."""
     doubled = 2 * np.asarray(angles)
@@ -132,10 +144,13 @@ class TextureFidelity(Metric):
         self.speckle_margin = speckle_margin
         self.centres: dict[int, dict[str, Any]] = {}
         self.scales: dict[int, np.ndarray] = {}
+        self.real_spread: dict[int, float] = {}
         # one row per scored segment: class, then the normalised distance of each statistic (plan order)
         self.add_state("segments", torch.zeros(0, 1 + len(STATISTICS), dtype=torch.float64), reduce="cat")
         # one row per image: its largest normalised noise distance (0 when no segment was scored)
         self.add_state("images", torch.zeros(0, dtype=torch.float64), reduce="cat")
+        # one row per segment of a layout with several samples: class, variance of its colour across the samples
+        self.add_state("spread", torch.zeros(0, 2, dtype=torch.float64), reduce="cat")
 
     def prepare(self, context: EvalContext) -> None:
         """Per-class centres and scales of the statistics of real segments (the true process, same estimator)."""
@@ -158,12 +173,12 @@ class TextureFidelity(Metric):
                       "noise": float(np.median([s["noise"] for s in segments]))}
             spread = np.quantile(np.stack([deviations(s, centre) for s in segments]), self.quantile, axis=0)
             self.centres[label], self.scales[label] = centre, np.maximum(spread, 1e-6)
+            self.real_spread[label] = colour_spread(np.stack([s["colour"] for s in segments])[:, None])
 
-    def distances(self, image: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:
-        """float64 ``[S, 1 + 4]``: class and normalised distances of the scored segments of one image."""
+    def distances(self, segments: list[tuple[int, dict[str, Any]]]) -> torch.Tensor:
+        """float64 ``[S, 1 + 4]``: class and normalised distances of the scored ``image_segments`` of one image."""
         rows = [[label, *(deviations(statistics, self.centres[label]) / self.scales[label])]
-                for label, statistics in image_segments(image, labels, instances, self.min_pixels)
-                if label in self.centres]
+                for label, statistics in segments if label in self.centres]
         return torch.tensor(rows, dtype=torch.float64).reshape(-1, 1 + len(STATISTICS))
 
     def update(self, state: State, batch: EvalBatch) -> None:
@@ -171,12 +186,19 @@ class TextureFidelity(Metric):
             raise UserError("metric 'texture' needs the layouts' instance maps (shapes provides them)")
         images = batch.images[:, :1] if self.samples == "first" else batch.images
         for layout_images, labels, instances in zip(images, batch.labels, batch.instances):
-            for image in layout_images:
-                rows = self.distances(image.cpu(), labels.cpu(), instances.cpu())
+            per_image = [image_segments(image.cpu(), labels.cpu(), instances.cpu(), self.min_pixels)
+                         for image in layout_images]
+            for segments in per_image:
+                rows = self.distances(segments)
                 state["segments"] = torch.cat([state["segments"], rows])
                 noise = rows[:, 1 + STATISTICS.index("noise")]
                 worst = noise.max() if len(noise) else torch.zeros((), dtype=torch.float64)
                 state["images"] = torch.cat([state["images"], worst.reshape(1)])
+            if len(per_image) > 1:   # every sample has the same segments: they come from the layout's masks
+                colours = np.stack([[statistics["colour"] for _, statistics in segments] for segments in per_image])
+                rows = [[label, colour_spread(colours[:, i:i + 1]) ** 2] for i, (label, _) in enumerate(per_image[0])]
+                state["spread"] = torch.cat([state["spread"],
+                                             torch.tensor(rows, dtype=torch.float64).reshape(-1, 2)])
 
     def compute(self, state: State) -> dict[str, Any]:
         rows, images = state["segments"].tolist(), state["images"].tolist()
@@ -192,7 +214,13 @@ class TextureFidelity(Metric):
             return total / len(values) if values else None
 
         columns = {stat: [row[1 + i] for row in rows] for i, stat in enumerate(STATISTICS)}
+        variances: dict[int, list[float]] = {}
+        for label, variance in state["spread"].tolist():
+            variances.setdefault(int(label), []).append(variance)
+        spread = {label: float(np.sqrt(mean(values))) / self.real_spread[label]
+                  for label, values in sorted(variances.items()) if self.real_spread.get(label)}
         return {
+            "colour_spread": mean(list(spread.values())), "colour_spread_per_class": spread,
             "value": share([all(d <= 1 for d in row[1:]) for row in rows]),
             "in_range": {stat: share([d <= 1 for d in values]) for stat, values in columns.items()},
             "distance": {stat: mean(values) for stat, values in columns.items()},
