@@ -75,7 +75,9 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
 # 1.30 / 94.9 / 0.26 at 2000, 1.52 / 95.8 / 0.30 at 4000 and 1.00 / 95.7 / 0.42 at the end (full protocol: FID
 # 0.78, mIoU 96.8, diversity 0.36 against the shipped seed's 0.71 / 98.9 / 0.31: the spread between runs);
 # raising lambda_div to 3 from step 4000 gave 1.20 / 97.5 / 0.39 at 5000 and 1.44 / 97.4 / 0.37 at 6000 (ghosting
-# smudges in the sky). The shipped run was made in pieces (2000 steps, then resumed 1000 at a time from its
+# smudges in the sky); div_space=image for 800 whole-image steps from the shipped checkpoint gave 1.07 / 92.3 / 0.64
+# (the texture record's colour_spread 0.80 against 0.36) through cyan corner streaks and a grid in the sky. The
+# shipped run was made in pieces (2000 steps, then resumed 1000 at a time from its
 # checkpoint, data order and RNG states, then the whole-image phase).
 SHAPES_STEPS = 8000   # steps on crops; the shipped checkpoint adds SHAPES_WHOLE_STEPS on whole images
 SHAPES_WHOLE_STEPS = 600

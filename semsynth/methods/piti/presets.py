@@ -78,14 +78,15 @@ PAPER_TRAINING = {
                      adversarial=0.01, adv_start=100, ndf=64),
 }
 # `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE): about 0.3 s a step on one CPU thread. The shipped base
-# trains stage 2 for 18000 steps (`--steps 18000`; run as 3000, then resumed to 6000, 9000 and 18000). On the first
-# 50 val layouts x 2 (ancestral 25 + ancestral fast27, guidance 5) mIoU grew with stage-2 steps: 81.9 at 6000, 84.9
-# at 9000, 88.0 at 18000.
+# trains stage 2 for 40000 steps (`--steps 40000`; run as 3000, then resumed to 6000, 9000, 18000, 30000 and 40000).
+# On the first 50 val layouts x 2 (ancestral 25 + ancestral fast27, guidance 5) mIoU grew with stage-2 steps: 81.9 at
+# 6000, 84.9 at 9000, 88.0 at 18000; with the shapes sampling default (SHAPES_SETTINGS; FID / diversity / mIoU) 2.40 /
+# 0.77 / 88.8 at 18000, 2.05 / 0.77 / 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000.
 SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
     "1b": dict(steps=200, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=18000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
+    "2": dict(steps=40000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
     "upsample": dict(steps=4000, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.999, perceptual=0.0,
                      adversarial=0.01, adv_start=500, ndf=32),
 }
@@ -105,11 +106,11 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # 1.04 / 94.2 with speckle 1.8; eta = 0.5 leaves noise (2.99 / 1.81 / 88.1). Deterministic samplers leave noise in
 # both stages: the upsampler (MSE against the real 64x64 image, 6 val images) 0.134 with DPM-Solver++ in 5 steps,
 # 0.085 in 10, 0.096 with DDIM 27 (eta 0), 0.035 ancestral; the 3000-step base with DPM-Solver++ 10 FID 6.39 / mIoU
-# 59.4 against 2.63 / 76.5 ancestral at 50 steps. The shipped 18000-step base, first 50 val layouts x 2 (FID /
-# diversity / mIoU): ancestral 25 steps + ancestral fast27 3.16 / 0.90 / 88.0; + DDIM eta 1 fast27 2.72 / 0.74 /
-# 88.8; base ancestral 50 steps + DDIM eta 1 2.40 / 0.77 / 88.8 (the default; 1.9x the time of 25 steps in
-# benchmarks/piti.py); the base by DDIM eta 1 too 2.90 / 0.72 / 89.3; guidance 3 2.75 / 1.02 / 88.1 (guidance 3, 5
-# and 8 on the 3000-step base with DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
+# 59.4 against 2.63 / 76.5 ancestral at 50 steps. The 18000-step base (shipped before the 40000-step one), first 50
+# val layouts x 2 (FID / diversity / mIoU): ancestral 25 steps + ancestral fast27 3.16 / 0.90 / 88.0; + DDIM eta 1
+# fast27 2.72 / 0.74 / 88.8; base ancestral 50 steps + DDIM eta 1 2.40 / 0.77 / 88.8 (the default; 1.9x the time of
+# 25 steps in benchmarks/piti.py); the base by DDIM eta 1 too 2.90 / 0.72 / 89.3; guidance 3 2.75 / 1.02 / 88.1
+# (guidance 3, 5 and 8 on the 3000-step base with DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
 SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=5.0, guidance_mode="official", eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0,
                        upsample_weights="piti-shapes-upsample")
