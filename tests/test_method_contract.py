@@ -20,6 +20,8 @@ import tests.plugins.class_colours  # noqa: E402,F401  (registers "class-colours
 # Few sampler steps keep the suite fast on 2 cores; batch invariance does not depend on the step count. PITI's
 # upsampler takes 4: with its default DDIM eta 1, two steps from t = 999 land on its conditional mean, so seeds agree.
 FAST = {"sdm": {"steps": 2}, "piti": {"steps": 2, "up_steps": 4}, "gcdp": {"steps": 2, "resample": 1}}
+
+
 @pytest.mark.parametrize("name", semsynth.list_methods())
 def test_method_contract(name: str) -> None:
     method = semsynth.load_method(name, dataset="shapes", **FAST.get(name, {}))

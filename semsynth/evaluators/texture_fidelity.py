@@ -99,10 +99,9 @@ def image_segments(image: torch.Tensor, labels: torch.Tensor, instances: torch.T
     return found
 
 
-def colour_spread(colours: np.ndarray) -> float:
-    """RMS over channels of the unbiased standard deviation of ``colours`` ``[K, S, 3]`` across K (pooled over
-    the S segments)."""
-    return float(np.sqrt(colours.var(axis=0, ddof=1).mean()))
+def colour_variance(colours: np.ndarray) -> np.ndarray:
+    """``[S]``: each segment's unbiased variance of ``colours`` ``[K, S, 3]`` across K, averaged over channels."""
+    return colours.var(axis=0, ddof=1).mean(-1)
 
 
 def _axial_mean(angles: list[float]) -> float:
@@ -173,7 +172,8 @@ class TextureFidelity(Metric):
                       "noise": float(np.median([s["noise"] for s in segments]))}
             spread = np.quantile(np.stack([deviations(s, centre) for s in segments]), self.quantile, axis=0)
             self.centres[label], self.scales[label] = centre, np.maximum(spread, 1e-6)
-            self.real_spread[label] = colour_spread(np.stack([s["colour"] for s in segments])[:, None])
+            colours = np.stack([s["colour"] for s in segments])[:, None]   # the class's segments as one's samples
+            self.real_spread[label] = float(np.sqrt(colour_variance(colours)[0]))
 
     def distances(self, segments: list[tuple[int, dict[str, Any]]]) -> torch.Tensor:
         """float64 ``[S, 1 + 4]``: class and normalised distances of the scored ``image_segments`` of one image."""
@@ -196,9 +196,9 @@ class TextureFidelity(Metric):
                 state["images"] = torch.cat([state["images"], worst.reshape(1)])
             if len(per_image) > 1:   # every sample has the same segments: they come from the layout's masks
                 colours = np.stack([[statistics["colour"] for _, statistics in segments] for segments in per_image])
-                rows = [[label, colour_spread(colours[:, i:i + 1]) ** 2] for i, (label, _) in enumerate(per_image[0])]
-                state["spread"] = torch.cat([state["spread"],
-                                             torch.tensor(rows, dtype=torch.float64).reshape(-1, 2)])
+                labels_of = np.array([label for label, _ in per_image[0]], dtype=np.float64)
+                rows = torch.from_numpy(np.stack([labels_of, colour_variance(colours)], 1)).reshape(-1, 2)
+                state["spread"] = torch.cat([state["spread"], rows])
 
     def compute(self, state: State) -> dict[str, Any]:
         rows, images = state["segments"].tolist(), state["images"].tolist()
