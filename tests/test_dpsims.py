@@ -146,6 +146,16 @@ def test_colour_augment_hides_colour_and_keeps_texture() -> None:
     assert (correlation[~grey] > 0.99).all()          # permuting channels leaves their mean as it was
 
 
+def test_colour_augment_with_p_below_one_leaves_the_other_images_untouched() -> None:
+    """``--augment half``: about half the images keep their colour exactly; the rest are augmented."""
+    images = torch.stack([semsynth.load_dataset("shapes", split="val")[index].image for index in range(32)])
+    out = colour_augment(images, torch.Generator().manual_seed(0), p=0.5)
+    kept = (out == images.float()).flatten(1).all(1)
+    assert 8 <= int(kept.sum()) <= 24
+    assert not (out[~kept] == images[~kept].float()).flatten(1).all(1).any()
+    assert torch.equal(colour_augment(images, torch.Generator().manual_seed(0), p=0.0), images.float())
+
+
 def test_shapes_backbone_config_is_the_shipped_one() -> None:
     from semsynth.methods.dpsims.presets import SHAPES_DISCRIMINATOR
 
