@@ -82,6 +82,11 @@ PAPER_TRAINING = {
 # On the first 50 val layouts x 2 (ancestral 25 + ancestral fast27, guidance 5) mIoU grew with stage-2 steps: 81.9 at
 # 6000, 84.9 at 9000, 88.0 at 18000; with the shapes sampling default (SHAPES_SETTINGS; FID / diversity / mIoU) 2.40 /
 # 0.77 / 88.8 at 18000, 2.05 / 0.77 / 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000.
+# The upsampler caps the cascade's mIoU (benchmarks/piti_upsampler_ceiling.py, first 50 val layouts x 2: real images
+# 99.7, a bicubic 32 -> 64 resize 95.2, the shipped upsampler fed the true 8-bit 32x32 image 91.7, 94.0 with other
+# seeds) and ignores its mask (benchmarks/piti_mask_use.py --stage upsample: 0.4-2% apart). Retrained for 4000 steps
+# on this recipe (those other seeds): with the token prior at 16 and 8 px 93.7; as diffusion on the residual over the
+# bilinearly upsampled low-res image 94.2; that residual with the mask also concatenated at 64x64 86.6 (grainy).
 SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),

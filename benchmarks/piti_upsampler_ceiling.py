@@ -1,0 +1,70 @@
+"""The mIoU ceiling the ``shapes`` upsampler sets for the PITI cascade: the ``shapes-segnet`` mIoU (and per-class
+IoU) of the first N val images as they are, after a bicubic resize of their 8-bit 32x32 version back to 64x64, and
+after the upsampler fed that 32x32 version (the shapes default: DDIM eta 1 on the fast27 chain, two seeds each).
+
+Run: ``python benchmarks/piti_upsampler_ceiling.py [--count N] [UPSAMPLER_FILE ...]`` (default: the shipped one).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+
+
+def segmenter_scores(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """'mIoU [per-class IoU]' of uint8 ``images`` against ``labels`` under the shapes segmenter."""
+    from semsynth import load_segmenter
+    from semsynth.evaluators.miou import confusion_matrix, scores
+
+    predicted = load_segmenter("shapes-segnet", dataset="shapes").predict(images)
+    result = scores(confusion_matrix(predicted, labels, 10))
+    return f"{result['value']:5.1f} {[round(iou) if iou is not None else None for iou in result['per_class']]}"
+
+
+def upsampled(method, low_res: torch.Tensor, refs: torch.Tensor, seeds: int = 2) -> torch.Tensor:
+    """``seeds`` upsampler samples of each low-res image (seed-major), in [-1, 1]."""
+    from semsynth.methods.piti.sampling import guided_model, sample_stage
+
+    process = method._process("upsample", "ddim", 27)
+    samples = []
+    for seed in range(seeds):
+        for index in range(len(low_res)):
+            generator = torch.Generator().manual_seed(seed * 10_000 + index)
+            draw = lambda: torch.randn((1, 3, *method.resolution), generator=generator)  # noqa: E731
+            model = guided_model(method.upsampler, process, 1.0, low_res=low_res[index:index + 1])
+            with torch.no_grad():
+                samples.append(sample_stage("ddim", process, model, draw(), method.upsampler.encode(
+                    refs[index:index + 1]), draw, 27, 1.0))
+    return torch.cat(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("files", nargs="*")
+    args = parser.parse_args()
+    from semsynth.datasets.shapes import Shapes
+    from semsynth.methods.piti import PITI
+    from semsynth.methods.piti.sampling import quantise
+    from semsynth.methods.piti.train import downsample
+
+    def to_uint8(x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
+
+    examples = [Shapes(split="val")[index] for index in range(args.count)]
+    labels = torch.stack([example.layout.labels for example in examples])
+    images = torch.stack([example.image for example in examples]).float() / 127.5 - 1
+    low_res = quantise(downsample(images, 32))
+    print(f"real images        {segmenter_scores(to_uint8(images), labels)}")
+    bicubic = F.interpolate(low_res, size=images.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
+    print(f"bicubic 32 -> 64   {segmenter_scores(to_uint8(bicubic), labels)}")
+    for path in args.files or [None]:
+        method = PITI("shapes", **({"upsample_weights": path} if path else {}))
+        samples = upsampled(method, low_res, method.refs([example.layout for example in examples]))
+        print(f"upsampler {path or 'shipped'}: {segmenter_scores(to_uint8(samples), labels.repeat(2, 1, 1))}")
+
+
+if __name__ == "__main__":
+    main()
