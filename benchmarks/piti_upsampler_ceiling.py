@@ -1,6 +1,7 @@
 """The mIoU ceiling the ``shapes`` upsampler sets for the PITI cascade: the ``shapes-segnet`` mIoU (and per-class
 IoU) of the first N val images as they are, after a bicubic resize of their 8-bit 32x32 version back to 64x64, and
-after the upsampler fed that 32x32 version (the shapes default: DDIM eta 1 on the fast27 chain, two seeds each).
+after the upsampler fed that 32x32 version (``PITI.upsample`` with the shapes settings: DDIM eta 1 on the
+fast27 chain; two seeds each).
 
 Run: ``python benchmarks/piti_upsampler_ceiling.py [--count N] [UPSAMPLER_FILE ...]`` (default: the shipped one).
 """
@@ -23,23 +24,6 @@ def segmenter_scores(images: torch.Tensor, labels: torch.Tensor) -> str:
     return f"{result['value']:5.1f} {[round(iou) if iou is not None else None for iou in result['per_class']]}"
 
 
-def upsampled(method, low_res: torch.Tensor, refs: torch.Tensor, seeds: int = 2) -> torch.Tensor:
-    """``seeds`` upsampler samples of each low-res image (seed-major), in [-1, 1]."""
-    from semsynth.methods.piti.sampling import guided_model, sample_stage
-
-    process = method._process("upsample", "ddim", 27)
-    samples = []
-    for seed in range(seeds):
-        for index in range(len(low_res)):
-            generator = torch.Generator().manual_seed(seed * 10_000 + index)
-            draw = lambda: torch.randn((1, 3, *method.resolution), generator=generator)  # noqa: E731
-            model = guided_model(method.upsampler, process, 1.0, low_res=low_res[index:index + 1])
-            with torch.no_grad():
-                samples.append(sample_stage("ddim", process, model, draw(), method.upsampler.encode(
-                    refs[index:index + 1]), draw, 27, 1.0))
-    return torch.cat(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=50)
@@ -49,9 +33,7 @@ def main() -> None:
     from semsynth.methods.piti import PITI
     from semsynth.methods.piti.sampling import quantise
     from semsynth.methods.piti.train import downsample
-
-    def to_uint8(x: torch.Tensor) -> torch.Tensor:
-        return ((x + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
+    from semsynth.methods.sdm.method import to_uint8
 
     examples = [Shapes(split="val")[index] for index in range(args.count)]
     labels = torch.stack([example.layout.labels for example in examples])
@@ -62,7 +44,10 @@ def main() -> None:
     print(f"bicubic 32 -> 64   {segmenter_scores(to_uint8(bicubic), labels)}")
     for path in args.files or [None]:
         method = PITI("shapes", **({"upsample_weights": path} if path else {}))
-        samples = upsampled(method, low_res, method.refs([example.layout for example in examples]))
+        refs = method.refs([example.layout for example in examples])
+        samples = torch.cat([method.upsample(low_res[i:i + 1], refs[i:i + 1],
+                                             [torch.Generator().manual_seed(seed * 10_000 + i)])
+                             for seed in range(2) for i in range(len(examples))])
         print(f"upsampler {path or 'shipped'}: {segmenter_scores(to_uint8(samples), labels.repeat(2, 1, 1))}")
 
 

@@ -16,6 +16,7 @@ from ...errors import MissingWeightsError, UserError
 from ...registry import METHODS
 from ...types import Layout
 from ..base import Method
+from ..sdm.method import to_uint8
 from .model import PITIModel
 from .palette import colour_mask, to_ref
 from .presets import PRESETS, SETTING_TYPES
@@ -104,24 +105,32 @@ class PITI(Method):
         spec = "fast27" if kind == "upsample" and steps == 27 else str(steps)
         return GaussianProcess.respaced(self.betas[kind], kept_steps(BASE_STEPS, spec), rescale_timesteps=True)
 
+    def _noise(self, generators: Sequence[torch.Generator], size: tuple[int, int]) -> Callable[[], torch.Tensor]:
+        """Draws ``[B, 3, *size]`` noise, each sample from its own generator."""
+        return lambda: torch.stack([torch.randn((3, *size), generator=g) for g in generators]).to(self.device)
+
     @torch.no_grad()
     def _sample(self, refs: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         s = self.settings
         generators = [torch.Generator(device="cpu").manual_seed(self.check_seed(seed)) for seed in seeds]
-
-        def noise(size: tuple[int, int]) -> Callable[[], torch.Tensor]:
-            return lambda: torch.stack([torch.randn((3, *size), generator=g) for g in generators]).to(self.device)
-
-        size = (self.preset.base_size, self.preset.base_size)
+        noise = self._noise(generators, (self.preset.base_size, self.preset.base_size))
         process = self._process("base", s["sampler"], s["steps"])
         null = self.base.encode(torch.ones_like(refs[:1])) if s["guidance"] > 1 else None
         model = guided_model(self.base, process, float(s["guidance"]), GUIDANCE_MODES[s["guidance_mode"]], null)
-        low = sample_stage(s["sampler"], process, model, noise(size)(), self.base.encode(refs), noise(size),
+        low = sample_stage(s["sampler"], process, model, noise(), self.base.encode(refs), noise,
                            s["steps"], float(s["eta"]))
-        low_res = quantise(low)
+        return self.upsample(quantise(low), refs, generators)
+
+    @torch.no_grad()
+    def upsample(self, low_res: torch.Tensor, refs: torch.Tensor, generators: Sequence[torch.Generator]
+                 ) -> torch.Tensor:
+        """The second stage alone: 8-bit ``low_res`` images in [-1, 1] and their masks -> images in [-1, 1] at the
+        dataset's resolution, by the upsampler settings (also how ``benchmarks/piti_upsampler_ceiling.py`` feeds it
+        true low-res images)."""
+        s = self.settings
         process = self._process("upsample", s["up_sampler"], s["up_steps"])
         model = guided_model(self.upsampler, process, 1.0, low_res=low_res)
-        draw = noise(self.resolution)
+        draw = self._noise(generators, self.resolution)
         return sample_stage(s["up_sampler"], process, model, draw() * float(s["up_temperature"]),
                             self.upsampler.encode(refs), draw, s["up_steps"], float(s["eta"]))
 
@@ -137,7 +146,7 @@ class PITI(Method):
             images = torch.cat([self._sample(refs[i:i + 1], seeds[i:i + 1]) for i in range(len(seeds))])
         else:
             images = self._sample(refs, seeds)
-        return ((images.float() + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).cpu()
+        return to_uint8(images)
 
     def describe(self) -> dict[str, Any]:
         """Name, dataset, settings and the upsampler file's sha256 (the base file's is the run's checkpoint)."""
