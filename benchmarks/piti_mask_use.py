@@ -18,8 +18,7 @@ def mask_use(path: str | None, stage: str = "base", count: int = 16) -> list[tup
     from semsynth.datasets.shapes import Shapes
     from semsynth.diffusion.gaussian import GaussianProcess
     from semsynth.methods.piti import PITI
-    from semsynth.methods.piti.sampling import quantise
-    from semsynth.methods.piti.train import downsample
+    from semsynth.methods.piti.sampling import downsample, quantise
 
     upsample = stage == "upsample"
     method = PITI("shapes", **({"upsample_weights": path} if upsample and path else {"checkpoint": path}))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from semsynth.diffusion.gaussian import GaussianProcess
 from semsynth.diffusion.guidance import classifier_free
 from semsynth.diffusion.losses import hybrid_loss
 from semsynth.diffusion.inpainting import repaint
+from semsynth.diffusion.projection import low_res_consistent
 from semsynth.diffusion.respacing import respace_betas, space_timesteps
 from semsynth.diffusion.samplers import ddim, ddpm, dpm_solver_pp
 from semsynth.diffusion.schedules import cosine_betas, linear_betas, named_betas
@@ -139,3 +141,28 @@ def test_repaint_kept_region_follows_the_noised_original() -> None:
         torch.testing.assert_close(x[0, 0][kept], expected[0, 0][kept], rtol=0, atol=0)
     assert torch.equal(out[0, 0][kept], known[0, 0][kept])
     assert not torch.equal(out[0, 0][~kept], known[0, 0][~kept])
+
+
+def test_low_res_projection_keeps_the_sample_on_its_low_res_input() -> None:
+    """DDIM (eta 1) on i.i.d. Gaussian pixels: with the projection the sample's 2x2 means are the given 8x8 image
+    (to the sampler's last-step precision), without it they are the data's; extra output channels pass through."""
+    generator = torch.Generator().manual_seed(0)
+    noise = lambda: torch.randn((2, 1, 16, 16), generator=generator, dtype=torch.float64)  # noqa: E731
+    denoiser = gaussian_denoiser()
+    model = lambda x, t, cond: torch.cat([denoiser(x, t, cond), torch.full_like(x, 0.25)], 1)  # noqa: E731
+    low = torch.rand((2, 1, 8, 8), generator=generator, dtype=torch.float64) - 0.5
+    area = lambda x, size: F.avg_pool2d(x, x.shape[-1] // size)  # noqa: E731
+    alphas_cumprod = torch.cumprod(1 - linear_betas(1000), 0)
+    projected = low_res_consistent(model, alphas_cumprod, low, area, iterations=2, data_channels=1)
+    assert low_res_consistent(model, alphas_cumprod, low, area, iterations=0) is model
+    x = torch.randn((2, 1, 16, 16), dtype=torch.float64, generator=generator)
+    t = torch.tensor([300, 600])
+    assert torch.equal(projected(x, t, None)[:, 1:], torch.full_like(x, 0.25))
+    diffusion = GaussianProcess.respaced(linear_betas(1000), space_timesteps(1000, "ddim50"), channels=1,
+                                        variance="fixed_small", clip_denoised=False)
+    errors = {}
+    for name, wrapped in (("plain", lambda x, t, c: model(x, t, c)[:, :1]),
+                          ("projected", lambda x, t, c: projected(x, t, c)[:, :1])):
+        sample = ddim(diffusion, wrapped, noise(), None, noise, eta=1.0)
+        errors[name] = float((area(sample, 8) - low).abs().mean())
+    assert errors["projected"] < 0.02 < 0.2 < errors["plain"], errors

@@ -11,6 +11,7 @@ import torch
 
 from ... import checkpoints, weights
 from ...diffusion.gaussian import GaussianProcess
+from ...diffusion.projection import low_res_consistent
 from ...diffusion.schedules import named_betas
 from ...errors import MissingWeightsError, UserError
 from ...registry import METHODS
@@ -20,7 +21,7 @@ from ..sdm.method import to_uint8
 from .model import PITIModel
 from .palette import colour_mask, to_ref
 from .presets import PRESETS, SETTING_TYPES
-from .sampling import GUIDANCE_MODES, guided_model, kept_steps, quantise, sample_stage
+from .sampling import GUIDANCE_MODES, downsample, guided_model, kept_steps, quantise, sample_stage
 
 BASE_STEPS = 1000
 
@@ -29,8 +30,10 @@ BASE_STEPS = 1000
 class PITI(Method):
     """PITI (Wang et al. 2022): a mask encoder over a pretrained diffusion decoder, then a diffusion upsampler.
     Settings: ``sampler``, ``steps``, ``guidance``, ``guidance_mode`` (official | normalized), ``eta``,
-    ``up_sampler``, ``up_steps`` (27 with ddpm/ddim: official 'fast27'), ``up_temperature``, ``upsample_weights``
-    (catalog name or file). Official (cocostuff): ddpm 250 steps, guidance 1.3, upsampler fast27, 0.997."""
+    ``up_sampler``, ``up_steps`` (27 with ddpm/ddim: official 'fast27'), ``up_temperature``, ``up_consistency``
+    (back-projections of the upsampler's x0 onto its low-res input per step; 0: official), ``upsample_weights``
+    (catalog name or file). Official (cocostuff): ddpm 250 steps, guidance 1.3, upsampler fast27, 0.997, no
+    projection."""
 
     name = "piti"
     presets = PRESETS
@@ -126,10 +129,12 @@ class PITI(Method):
                  ) -> torch.Tensor:
         """The second stage alone: 8-bit ``low_res`` images in [-1, 1] and their masks -> images in [-1, 1] at the
         dataset's resolution, by the upsampler settings (also how ``benchmarks/piti_upsampler_ceiling.py`` feeds it
-        true low-res images)."""
+        true low-res images). With ``up_consistency`` the output, downsampled as in training, keeps ``low_res``."""
         s = self.settings
         process = self._process("upsample", s["up_sampler"], s["up_steps"])
-        model = guided_model(self.upsampler, process, 1.0, low_res=low_res)
+        model = low_res_consistent(guided_model(self.upsampler, process, 1.0, low_res=low_res),
+                                   torch.cumprod(1 - self.betas["upsample"], 0), low_res, downsample,
+                                   int(s["up_consistency"]))
         draw = self._noise(generators, self.resolution)
         return sample_stage(s["up_sampler"], process, model, draw() * float(s["up_temperature"]),
                             self.upsampler.encode(refs), draw, s["up_steps"], float(s["eta"]))

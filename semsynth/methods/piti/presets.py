@@ -50,10 +50,12 @@ SETTING_TYPES = {
     "guidance": Setting(float, low=0.0, high=100.0), "guidance_mode": Setting(str, choices=tuple(GUIDANCE_MODES)),
     "eta": Setting(float, low=0.0, high=1.0),
     "up_sampler": Setting(str, choices=SAMPLERS), "up_steps": Setting(int, low=2, high=1000),
-    "up_temperature": Setting(float, low=0.0, high=2.0), "upsample_weights": Setting(str),
+    "up_temperature": Setting(float, low=0.0, high=2.0), "up_consistency": Setting(int, low=0, high=10),
+    "upsample_weights": Setting(str),
 }
 OFFICIAL_SETTINGS = dict(sampler="ddpm", steps=250, guidance=1.3, guidance_mode="official", eta=0.0,
-                         up_sampler="ddpm", up_steps=27, up_temperature=0.997, upsample_weights="piti-upsample-mask")
+                         up_sampler="ddpm", up_steps=27, up_temperature=0.997, up_consistency=0,
+                         upsample_weights="piti-upsample-mask")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +89,9 @@ PAPER_TRAINING = {
 # seeds) and ignores its mask (benchmarks/piti_mask_use.py --stage upsample: 0.4-2% apart). Retrained for 4000 steps
 # on this recipe (those other seeds): with the token prior at 16 and 8 px 93.7; as diffusion on the residual over the
 # bilinearly upsampled low-res image 94.2; that residual with the mask also concatenated at 64x64 86.6 (grainy).
-# Resumed to 8000 steps the token-prior one fell to 88.3 and the residual one to 92.9.
+# Resumed to 8000 steps the token-prior one fell to 88.3 and the residual one to 92.9. What lifts the ceiling is the
+# low-res projection at sampling (``up_consistency``, diffusion/projection.py): 97.1 (the upsampler alone drifts 12.4
+# levels from its input's colours on average, 0.44 with it).
 SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
@@ -117,8 +121,12 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # fast27 2.72 / 0.74 / 88.8; base ancestral 50 steps + DDIM eta 1 2.40 / 0.77 / 88.8 (the default; 1.9x the time of
 # 25 steps in benchmarks/piti.py); the base by DDIM eta 1 too 2.90 / 0.72 / 89.3; guidance 3 2.75 / 1.02 / 88.1
 # (guidance 3, 5 and 8 on the 3000-step base with DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
-SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=5.0, guidance_mode="official", eta=1.0,
-                       up_sampler="ddim", up_steps=27, up_temperature=1.0,
+# With the projection (first 100 val layouts x 2; FID / mIoU / diversity, colour spread): guidance 5 2.11 / 91.8 /
+# 0.57, 0.75 (without it 1.77 / 91.0 / 0.75, 1.05: the upsampler's drift had supplied colour variety the base lacks),
+# guidance 3 1.47 / 92.2 / 0.69, 0.84, 2.5 1.25 / 92.1 / 0.77, 0.90 (the default), 2 1.08 / 91.6 / 0.90, 1.00;
+# guidance 3 without it 1.35 / 91.1 / 0.87, 1.14.
+SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=2.5, guidance_mode="official", eta=1.0,
+                       up_sampler="ddim", up_steps=27, up_temperature=1.0, up_consistency=1,
                        upsample_weights="piti-shapes-upsample")
 
 PRESETS: dict[str, PITIPreset] = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ...diffusion.gaussian import GaussianProcess
 from ...diffusion.guidance import classifier_free
@@ -57,6 +58,12 @@ def sample_stage(sampler: str, process: GaussianProcess, model: Model, x_T: torc
     if sampler == "dpm-solver++":
         return dpm_solver_pp(process, model, x_T, cond, steps, callback=callback)
     raise ValueError(f"unknown sampler '{sampler}'; known: {', '.join(SAMPLERS)}")
+
+
+def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Bicubic (antialiased) resize to ``size`` x ``size``, clamped to [-1, 1] (the official PIL BICUBIC resize):
+    how training makes the upsampler's low-res input, and the operator its consistency projection inverts."""
+    return F.interpolate(images, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 
 from ... import checkpoints, weights
 from ...diffusion.gaussian import GaussianProcess
@@ -24,6 +23,7 @@ from .adversarial import PatchDiscriminator, VGGPerceptual, gradient_penalty
 from .model import PITIModel
 from .palette import colour_mask, to_ref
 from .presets import PITIPreset, preset_for
+from .sampling import downsample
 
 STAGES = ("prior", "1", "1b", "2", "upsample")
 OPTION_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(int, low=1, high=65536),
@@ -50,11 +50,6 @@ def batch_inputs(examples: list[Example], preset: PITIPreset, size: int | None, 
     refs = torch.where(drop[:, None, None, None], torch.ones_like(refs), refs)
     target = images if size is None else downsample(images, size)
     return target.to(device), images.to(device), refs.to(device)
-
-
-def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Bicubic (antialiased) resize to ``size`` x ``size``, clamped to [-1, 1] (the official PIL BICUBIC resize)."""
-    return F.interpolate(images, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
 
 
 def diffusion_losses(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: GaussianProcess,
