@@ -124,7 +124,8 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # With the projection (first 100 val layouts x 2; FID / mIoU / diversity, colour spread): guidance 5 2.11 / 91.8 /
 # 0.57, 0.75 (without it 1.77 / 91.0 / 0.75, 1.05: the upsampler's drift had supplied colour variety the base lacks),
 # guidance 3 1.47 / 92.2 / 0.69, 0.84, 2.5 1.25 / 92.1 / 0.77, 0.90 (the default), 2 1.08 / 91.6 / 0.90, 1.00;
-# guidance 3 without it 1.35 / 91.1 / 0.87, 1.14.
+# guidance 3 without it 1.35 / 91.1 / 0.87, 1.14. At 2.5: two back-projections per step 1.25 / 92.1 / 0.77, 0.90 (no
+# change); 100 base steps 1.17 / 92.0 / 0.81, 0.95 (within the noise, at twice the base's time).
 SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=2.5, guidance_mode="official", eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0, up_consistency=1,
                        upsample_weights="piti-shapes-upsample")
