@@ -33,13 +33,14 @@ def main() -> None:
     args = parser.parse_args()
     from semsynth.datasets.shapes import Shapes
     from semsynth.methods.piti import PITI
+    from semsynth.methods.piti.presets import PRESETS
     from semsynth.methods.piti.sampling import downsample, quantise
     from semsynth.methods.sdm.method import to_uint8
 
     examples = [Shapes(split="val")[index] for index in range(args.count)]
     labels = torch.stack([example.layout.labels for example in examples])
     images = torch.stack([example.image for example in examples]).float() / 127.5 - 1
-    low_res = quantise(downsample(images, 32))
+    low_res = quantise(downsample(images, PRESETS["shapes"].base_size))
     print(f"real images        {segmenter_scores(to_uint8(images), labels)}")
     bicubic = F.interpolate(low_res, size=images.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
     print(f"bicubic 32 -> 64   {segmenter_scores(to_uint8(bicubic), labels)}")
