@@ -133,6 +133,17 @@ def test_shipped_shapes_files_match_the_catalog() -> None:
         assert weights.verify(name) == "ok", name
 
 
+def test_shipped_shapes_networks_have_the_preset_architecture() -> None:
+    """The shipped base and upsampler were trained with the configs the preset builds (what `bench train` and the
+    ablation recipes train), so a retrain by the catalog's commands makes the same networks."""
+    from semsynth import checkpoints, weights
+    from semsynth.methods.piti.presets import PRESETS
+
+    for kind in ("base", "upsample"):
+        config = checkpoints.load(weights.path(f"piti-shapes-{kind}"))[1]
+        assert config == PRESETS["shapes"].configs[kind], kind
+
+
 def test_shipped_shapes_base_reads_its_mask() -> None:
     """The shipped base denoises better with its own layout than with another image's: its decoder uses the mask
     through the token path (with GLIDE's plain attention it learnt to ignore it: the two agreed to 4 decimals)."""

@@ -27,7 +27,7 @@ SHAPES_RECIPE = {
                         "--set prior=runs/piti-prior/piti_shapes_prior.safetensors --out runs/piti-1; "
                         "the same with --set stage=1b --set init=runs/piti-1/piti_shapes_stage1.safetensors "
                         "--out runs/piti-1b; the same with --set stage=2 "
-                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --steps 40000 --out runs/piti-2",
+                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --steps 15000 --out runs/piti-2",
     "piti-shapes-upsample": "bench train --method piti --dataset shapes --set stage=upsample --out runs/piti-upsample",
 }
 SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
@@ -38,7 +38,7 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                                          "32->64 upsampler trained with the PatchGAN/WGAN-GP loss")}
 SHAPES_SHA256 = {
     "piti-shapes-prior": "5ec7b7f0d402852a779575c618421602437cd89ec4321c94a6fc1f499cab3032",
-    "piti-shapes-base": "bffe8561612a4f8cc57f405b3594f3f402e06b5a376f4bcc2ec041d100e18dfa",
+    "piti-shapes-base": "e4f03af340ab1aa43b0aea3069a31a8e7f7587037942240a1c9c1d618f6342cb",
     "piti-shapes-upsample": "e25b655dadf4ed8add7e3d9962428549667aea747179f3f8cea3a20719107d9b",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():

@@ -26,17 +26,21 @@ OFFICIAL_CONFIGS = {
 }
 
 # `shapes` (64x64 layouts, 10 classes): base at 32x32, upsampler 32 -> 64; the mask enters at 64x64 for both
-# stages (as PITI's 256x256 mask does) and gives 8x8 = 64 tokens of width 64. The base's attention adds the token
-# prior (``token_locality``; not in GLIDE/PITI, whose decoder learns where each token belongs over 200k steps of
-# batch 128): with GLIDE's plain attention the shapes base learnt to ignore its mask in the few thousand CPU steps
-# it gets (README, PITI section; benchmarks/piti_condition_paths.py).
+# stages (as PITI's 256x256 mask does), as tokens of width 64. The base's encoder keeps PITI's 16x16 = 256 tokens (one
+# per 4x4 pixels of the mask); the upsampler's gives 8x8 = 64. The base's attention adds the token prior
+# (``token_locality``; not in GLIDE/PITI, whose decoder learns where each token belongs over 200k steps of batch 128):
+# with GLIDE's plain attention the shapes base learnt to ignore its mask in the few thousand CPU steps it gets
+# (README, PITI section; benchmarks/piti_condition_paths.py). With 8x8 tokens the base drew thin shapes badly: after
+# the same 6000 stage-2 steps (first 50 val layouts x 2, the shapes sampling default, the shipped upsampler) 8x8
+# tokens gave mIoU 81.3 (crosses 61), 16x16 tokens 90.9 (crosses 75).
 SHAPES_ENCODER = dict(in_channels=3, cnn_channels=[16, 32, 64, 64], width=64, layers=2, heads=4, tokens=64)
+SHAPES_BASE_ENCODER = dict(SHAPES_ENCODER, cnn_channels=[16, 32, 64], tokens=256)
 _SMALL = dict(in_channels=3, model_channels=32, out_channels=6, dropout=0.0, num_heads=1, num_head_channels=32,
               num_heads_upsample=-1, use_scale_shift_norm=True, resblock_updown=True, norm_groups=8)
 SHAPES_CONFIGS = {
     "base": dict(decoder=dict(_SMALL, num_res_blocks=1, channel_mult=[1, 1, 2], attention_resolutions=[2, 4],
                               token_locality=2.0),
-                 encoder=SHAPES_ENCODER, upsample=False),
+                 encoder=SHAPES_BASE_ENCODER, upsample=False),
     "upsample": dict(decoder=dict(_SMALL, model_channels=16, num_head_channels=32, num_res_blocks=1,
                                   channel_mult=[1, 2, 2, 4], attention_resolutions=[8]),
                      encoder=SHAPES_ENCODER, upsample=True),
@@ -79,11 +83,13 @@ PAPER_TRAINING = {
     "upsample": dict(steps=200_000, batch_size=32, lr=1e-5, uncond_p=0.0, ema_decay=0.9999, perceptual=0.004,
                      adversarial=0.01, adv_start=100, ndf=64),
 }
-# `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE): about 0.3 s a step on one CPU thread. The shipped base
-# trains stage 2 for 40000 steps (`--steps 40000`; run as 3000, then resumed to 6000, 9000, 18000, 30000 and 40000).
-# On the first 50 val layouts x 2 (ancestral 25 + ancestral fast27, guidance 5) mIoU grew with stage-2 steps: 81.9 at
-# 6000, 84.9 at 9000, 88.0 at 18000; with the shapes sampling default (SHAPES_SETTINGS; FID / diversity / mIoU) 2.40 /
-# 0.77 / 88.8 at 18000, 2.05 / 0.77 / 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000.
+# `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE): about 5 stage-2 steps a second on one CPU thread. The
+# shipped base (16x16 tokens) trains stage 2 for 15000 steps (`--steps 15000`; run as 6000, then resumed to 15000:
+# about 55 minutes). First 50 val layouts x 2 with the shapes sampling default of 2026-12-04 (guidance 2.5) and the
+# shipped upsampler, mIoU: 90.9 at 6000, 93.9 at 15000. The 8x8-token base shipped before it grew slowly: 81.3 at
+# 6000 on that check, 92.0 at 40000 (earlier checks, ancestral 25 + ancestral fast27, guidance 5: 81.9 at 6000, 84.9
+# at 9000, 88.0 at 18000; FID / diversity / mIoU with that day's default 2.40 / 0.77 / 88.8 at 18000, 2.05 / 0.77 /
+# 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000).
 # The upsampler caps the cascade's mIoU (benchmarks/piti_upsampler_ceiling.py, first 50 val layouts x 2: real images
 # 99.7, a bicubic 32 -> 64 resize 95.2, the shipped upsampler fed the true 8-bit 32x32 image 91.7, 94.0 with other
 # seeds) and ignores its mask (benchmarks/piti_mask_use.py --stage upsample: 0.4-2% apart). Retrained for 4000 steps
@@ -123,10 +129,13 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # (guidance 3, 5 and 8 on the 3000-step base with DPM-Solver++ 10: 8.23 / 55.3, 6.39 / 59.4, 8.41 / 49.9 FID / mIoU).
 # With the projection (first 100 val layouts x 2; FID / mIoU / diversity, colour spread): guidance 5 2.11 / 91.8 /
 # 0.57, 0.75 (without it 1.77 / 91.0 / 0.75, 1.05: the upsampler's drift had supplied colour variety the base lacks),
-# guidance 3 1.47 / 92.2 / 0.69, 0.84, 2.5 1.25 / 92.1 / 0.77, 0.90 (the default), 2 1.08 / 91.6 / 0.90, 1.00;
+# guidance 3 1.47 / 92.2 / 0.69, 0.84, 2.5 1.25 / 92.1 / 0.77, 0.90 (then the default), 2 1.08 / 91.6 / 0.90, 1.00;
 # guidance 3 without it 1.35 / 91.1 / 0.87, 1.14. At 2.5: two back-projections per step 1.25 / 92.1 / 0.77, 0.90 (no
 # change); 100 base steps 1.17 / 92.0 / 0.81, 0.95 (within the noise, at twice the base's time).
-SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=2.5, guidance_mode="official", eta=1.0,
+# Those figures are the 8x8-token base's. The 16x16-token base (same check): guidance 2.5 1.34 / 93.4 / 0.98, 1.11
+# (diversity far above the true process's 0.75), 3 1.34 / 94.0 / 0.81, 0.96 (the default), 3.5 1.44 / 94.1 / 0.71,
+# 0.86.
+SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=3.0, guidance_mode="official", eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0, up_consistency=1,
                        upsample_weights="piti-shapes-upsample")
 
