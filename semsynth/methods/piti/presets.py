@@ -102,7 +102,7 @@ SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
     "1b": dict(steps=200, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=40000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
+    "2": dict(steps=15000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
     "upsample": dict(steps=4000, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.999, perceptual=0.0,
                      adversarial=0.01, adv_start=500, ndf=32),
 }
