@@ -152,9 +152,9 @@ def test_low_res_projection_keeps_the_sample_on_its_low_res_input() -> None:
     model = lambda x, t, cond: torch.cat([denoiser(x, t, cond), torch.full_like(x, 0.25)], 1)  # noqa: E731
     low = torch.rand((2, 1, 8, 8), generator=generator, dtype=torch.float64) - 0.5
     area = lambda x, size: F.avg_pool2d(x, x.shape[-1] // size)  # noqa: E731
-    alphas_cumprod = torch.cumprod(1 - linear_betas(1000), 0)
-    projected = low_res_consistent(model, alphas_cumprod, low, area, iterations=2, data_channels=1)
-    assert low_res_consistent(model, alphas_cumprod, low, area, iterations=0) is model
+    chain = GaussianProcess(linear_betas(1000), channels=1, variance="fixed_small")
+    projected = low_res_consistent(model, chain, low, area, iterations=2)
+    assert low_res_consistent(model, chain, low, area, iterations=0) is model
     x = torch.randn((2, 1, 16, 16), dtype=torch.float64, generator=generator)
     t = torch.tensor([300, 600])
     assert torch.equal(projected(x, t, None)[:, 1:], torch.full_like(x, 0.25))

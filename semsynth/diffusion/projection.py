@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .gaussian import GaussianProcess
 from .process import Model
 
 Resize = Callable[[torch.Tensor, int], torch.Tensor]
@@ -23,24 +24,21 @@ def back_project(x0: torch.Tensor, low_res: torch.Tensor, downsample: Resize, it
     return x0
 
 
-def low_res_consistent(model: Model, alphas_cumprod: torch.Tensor, low_res: torch.Tensor, downsample: Resize,
-                       iterations: int = 1, data_channels: int = 3) -> Model:
-    """``model(x, t, cond)`` whose eps channels are replaced by those of the clamped x0 prediction back-projected
+def low_res_consistent(model: Model, process: GaussianProcess, low_res: torch.Tensor, downsample: Resize,
+                       iterations: int = 1) -> Model:
+    """``model(x, t, cond)`` whose eps channels are replaced by those of ``process``'s x0 prediction back-projected
     onto ``low_res`` (repeated over a batch that stacks several passes); other channels (learned variance) pass
-    through. ``t`` is the model's time in steps of the chain ``alphas_cumprod`` belongs to (rounded), as the
-    respaced chains with ``rescale_timesteps`` pass it. ``iterations`` 0 returns ``model`` unchanged."""
+    through. ``process`` is the un-respaced chain: the model's time ``t`` (rescaled to 1000 steps where the chain
+    says so, as respaced chains pass it) rounds to its index. ``iterations`` 0 returns ``model`` unchanged."""
     if iterations <= 0:
         return model
+    scale = process.num_steps / 1000.0 if process.rescale_timesteps else 1.0
 
     def call(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         output = model(x, t, cond)
-        step = (t.round() if t.is_floating_point() else t).long().to(alphas_cumprod.device)
-        alpha_bar = alphas_cumprod.to(x)[step].reshape(-1, 1, 1, 1)
-        eps = output[:, :data_channels]
-        x0 = ((x - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()).clamp(-1, 1)
+        step = (t * scale).round().long()
         target = low_res.repeat(len(x) // len(low_res), 1, 1, 1)
-        x0 = back_project(x0, target, downsample, iterations)
-        eps = (x - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
-        return torch.cat([eps, output[:, data_channels:]], 1)
+        x0 = back_project(process.predict_x0(x, step, output), target, downsample, iterations)
+        return torch.cat([process.predict_eps(x, step, x0), output[:, process.data_channels:]], 1)
 
     return call

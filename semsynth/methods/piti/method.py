@@ -133,8 +133,8 @@ class PITI(Method):
         s = self.settings
         process = self._process("upsample", s["up_sampler"], s["up_steps"])
         model = low_res_consistent(guided_model(self.upsampler, process, 1.0, low_res=low_res),
-                                   torch.cumprod(1 - self.betas["upsample"], 0), low_res, downsample,
-                                   int(s["up_consistency"]))
+                                   GaussianProcess(self.betas["upsample"], rescale_timesteps=True), low_res,
+                                   downsample, int(s["up_consistency"]))
         draw = self._noise(generators, self.resolution)
         return sample_stage(s["up_sampler"], process, model, draw() * float(s["up_temperature"]),
                             self.upsampler.encode(refs), draw, s["up_steps"], float(s["eta"]))
