@@ -1,7 +1,7 @@
 """How much a PITI ``shapes`` network uses its mask: eps MSE on the first 16 ``shapes`` val images with the true
 colour-coded mask and with the null (all-ones) map, at t = 100, 300, 500 and 700. Equal columns mean the decoder
-ignores the mask (a base with GLIDE's plain attention did, the shipped one with the token prior does not; the
-shipped upsampler, fed the true 8-bit 32x32 image, does: README, PITI section).
+ignores the mask (a base with GLIDE's plain attention did, the shipped one with the token prior does not; the first
+shipped upsampler, fed the true 8-bit 32x32 image, did: README, PITI section).
 
 Run: ``python benchmarks/piti_mask_use.py [--stage upsample] [FILE ...]`` (default: the shipped file of the stage).
 """
@@ -27,17 +27,20 @@ def mask_use(path: str | None, stage: str = "base", count: int = 16) -> list[tup
     process = GaussianProcess(method.betas[stage], rescale_timesteps=True)
     images = torch.stack([example.image for example in examples]).float() / 127.5 - 1
     low_res = quantise(downsample(images, method.preset.base_size)) if upsample else None
-    x0 = images if upsample else downsample(images, method.preset.base_size)
+    # a residual upsampler's diffusion runs on the image minus its offset
+    x0 = images - net.offset(low_res, tuple(images.shape[-2:])) if upsample else downsample(
+        images, method.preset.base_size)
     refs = method.refs([example.layout for example in examples])
-    tokens, null = net.encode(refs), net.encode(torch.ones_like(refs))
+    # the null map replaces the mask wherever the network reads it: tokens, and beside low_res with layout_input
+    conditions = [(net.encode(ref), net.hook_input(low_res, ref)) for ref in (refs, torch.ones_like(refs))]
     generator, rows = torch.Generator().manual_seed(0), []
     for step in (100, 300, 500, 700):
         t = torch.full((count,), step)
         noise = torch.randn(x0.shape, generator=generator)
         x_t = process.add_noise(x0, t, noise)
         with torch.no_grad():
-            errors = [((net.decode(x_t, process.model_time(t).float(), cond, low_res)[:, :3] - noise) ** 2).mean()
-                      for cond in (tokens, null.expand(count, -1, -1))]
+            errors = [((net.decode(x_t, process.model_time(t).float(), tokens, hook)[:, :3] - noise) ** 2).mean()
+                      for tokens, hook in conditions]
         rows.append((step, float(errors[0]), float(errors[1])))
     return rows
 

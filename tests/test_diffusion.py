@@ -143,17 +143,20 @@ def test_repaint_kept_region_follows_the_noised_original() -> None:
     assert not torch.equal(out[0, 0][~kept], known[0, 0][~kept])
 
 
-def test_low_res_projection_keeps_the_sample_on_its_low_res_input() -> None:
+@pytest.mark.parametrize("residual", [False, True])
+def test_low_res_projection_keeps_the_sample_on_its_low_res_input(residual: bool) -> None:
     """DDIM (eta 1) on i.i.d. Gaussian pixels: with the projection the sample's 2x2 means are the given 8x8 image
-    (to the sampler's last-step precision), without it they are the data's; extra output channels pass through."""
+    (to the sampler's last-step precision), without it they are the data's; extra output channels pass through.
+    ``residual``: the chain samples the image minus a smooth offset, which the projection adds back first."""
     generator = torch.Generator().manual_seed(0)
     noise = lambda: torch.randn((2, 1, 16, 16), generator=generator, dtype=torch.float64)  # noqa: E731
     denoiser = gaussian_denoiser()
     model = lambda x, t, cond: torch.cat([denoiser(x, t, cond), torch.full_like(x, 0.25)], 1)  # noqa: E731
     low = torch.rand((2, 1, 8, 8), generator=generator, dtype=torch.float64) - 0.5
     area = lambda x, size: F.avg_pool2d(x, x.shape[-1] // size)  # noqa: E731
+    offset = F.interpolate(0.5 * low.flip(-1), size=(16, 16), mode="bilinear") if residual else 0.0
     chain = GaussianProcess(linear_betas(1000), channels=1, variance="fixed_small")
-    projected = low_res_consistent(model, chain, low, area, iterations=2)
+    projected = low_res_consistent(model, chain, low, area, iterations=2, offset=offset)
     assert low_res_consistent(model, chain, low, area, iterations=0) is model
     x = torch.randn((2, 1, 16, 16), dtype=torch.float64, generator=generator)
     t = torch.tensor([300, 600])
@@ -163,6 +166,6 @@ def test_low_res_projection_keeps_the_sample_on_its_low_res_input() -> None:
     errors = {}
     for name, wrapped in (("plain", lambda x, t, c: model(x, t, c)[:, :1]),
                           ("projected", lambda x, t, c: projected(x, t, c)[:, :1])):
-        sample = ddim(diffusion, wrapped, noise(), None, noise, eta=1.0)
+        sample = ddim(diffusion, wrapped, noise(), None, noise, eta=1.0) + offset
         errors[name] = float((area(sample, 8) - low).abs().mean())
     assert errors["projected"] < 0.02 < 0.2 < errors["plain"], errors

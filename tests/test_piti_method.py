@@ -24,8 +24,11 @@ FAST = dict(sampler="ddim", steps=2, up_sampler="ddim", up_steps=2, eta=0.0, gui
 
 
 def tiny_nets(seed: int = 0) -> tuple[PITIModel, PITIModel]:
+    """A base and an upsampler with the shapes upsampler's options (residual, mask beside the low-res input); the
+    goldens cover the official upsampler."""
     torch.manual_seed(seed)
-    base, upsample = PITIModel(DECODER, ENCODER), PITIModel(DECODER, ENCODER, upsample=True)
+    base = PITIModel(DECODER, ENCODER)
+    upsample = PITIModel(DECODER, ENCODER, upsample=True, residual=True, layout_input=True)
     for net in (base, upsample):   # the zero-initialised output convs re-drawn, so that samples depend on inputs
         for conv in net.decoder._zero_init_convs():
             conv.reset_parameters()
@@ -88,6 +91,30 @@ def test_colour_mask_follows_the_layout_and_the_palette(layouts) -> None:
     same = labels == labels[0, 0]
     assert torch.equal(ref[:, same].unique(dim=1), ref[:, :1, 0])   # one colour per class
     assert ref.min() >= -1 and ref.max() <= 1
+
+
+def test_upsampler_options_feed_the_mask_and_offset_the_image(layouts) -> None:
+    """``layout_input``: the decoder's low-res input carries the mask at full size, so at equal tokens the output
+    follows the mask; ``residual``: the offset is the bilinearly upsampled low-res image. Both are stored in the
+    config only when set (earlier files keep theirs), and the base refuses them."""
+    import torch.nn.functional as F
+
+    _, net = tiny_nets()
+    plain = PITIModel(DECODER, ENCODER, upsample=True)
+    assert net.config["residual"] and net.config["layout_input"] and "residual" not in plain.config
+    assert PITIModel(**net.config).config == net.config
+    with pytest.raises(ValueError, match="upsampler only"):
+        PITIModel(DECODER, ENCODER, layout_input=True)
+    refs = PITI.from_nets(*tiny_nets(), **FAST).refs(layouts)
+    low = torch.rand((2, 3, 32, 32), generator=torch.Generator().manual_seed(0)) * 2 - 1
+    hook = net.hook_input(low, refs)
+    assert hook.shape == (2, 6, 64, 64) and torch.equal(hook[:, 3:], refs) and plain.hook_input(low, refs) is low
+    x, t, tokens = torch.randn((1, 3, 64, 64)), torch.tensor([500.0]), net.encode(refs[:1])
+    with torch.no_grad():
+        own, other = (net.decode(x, t, tokens, net.hook_input(low[:1], ref)) for ref in (refs[:1], refs[1:]))
+    assert not torch.allclose(own, other)
+    assert torch.equal(net.offset(low, (64, 64)), F.interpolate(low, size=(64, 64), mode="bilinear"))
+    assert plain.offset(low, (64, 64)) == 0.0
 
 
 SMALL = dict(steps=2, batch_size=2, quiet=True, log_every=1, ckpt_every=1)
@@ -165,9 +192,9 @@ def test_shipped_shapes_base_reads_its_mask() -> None:
 
 
 def test_shipped_upsampler_keeps_its_low_res_input_only_with_the_projection() -> None:
-    """Fed true 8-bit 32x32 images, the shipped upsampler drifts in colour on its own (pink sand, dark discs: the
-    cascade's mIoU cap); with the shapes default ``up_consistency`` 1 its output, downsampled as in training,
-    stays within a level of the input."""
+    """Fed true 8-bit 32x32 images, the shipped upsampler drifts on its own (the upsamplers shipped before it: pink
+    sand, dark discs, the cascade's mIoU cap); with the shapes default ``up_consistency`` 1 its output, downsampled
+    as in training, stays within a level of the input."""
     from semsynth.methods.piti.sampling import downsample, quantise
     from semsynth.methods.sdm.method import to_uint8
 
@@ -180,4 +207,4 @@ def test_shipped_upsampler_keeps_its_low_res_input_only_with_the_projection() ->
         out = torch.cat([method.upsample(low[i:i + 1], refs[i:i + 1], [torch.Generator().manual_seed(i)])
                          for i in range(len(examples))])
         drift[consistency] = float((downsample(to_uint8(out).float() / 127.5 - 1, 32) - low).abs().mean() * 127.5)
-    assert drift[1] < 1.0 and drift[0] > 5.0, drift   # measured 0.44 and 12.4 levels
+    assert drift[1] < 1.0 and drift[0] > 5.0, drift   # measured 0.40 and 16.9 levels (the last upsampler: 0.44, 12.4)

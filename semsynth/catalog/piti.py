@@ -35,11 +35,12 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                 "piti-shapes-base": ("piti_shapes_base.safetensors",
                                      "32x32 base model finetuned from the prior in two stages"),
                 "piti-shapes-upsample": ("piti_shapes_upsample.safetensors",
-                                         "32->64 upsampler trained with the PatchGAN/WGAN-GP loss")}
+                                         "32->64 residual upsampler that also reads the mask at 64x64, trained "
+                                         "with the PatchGAN/WGAN-GP loss")}
 SHAPES_SHA256 = {
     "piti-shapes-prior": "5ec7b7f0d402852a779575c618421602437cd89ec4321c94a6fc1f499cab3032",
     "piti-shapes-base": "e4f03af340ab1aa43b0aea3069a31a8e7f7587037942240a1c9c1d618f6342cb",
-    "piti-shapes-upsample": "e25b655dadf4ed8add7e3d9962428549667aea747179f3f8cea3a20719107d9b",
+    "piti-shapes-upsample": "0e4990fe9620dea29487fa14af46bacaab59a0b456396b555beddea1c2d3829c",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():
     register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)",

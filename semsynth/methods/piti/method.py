@@ -132,12 +132,15 @@ class PITI(Method):
         true low-res images). With ``up_consistency`` the output, downsampled as in training, keeps ``low_res``."""
         s = self.settings
         process = self._process("upsample", s["up_sampler"], s["up_steps"])
-        model = low_res_consistent(guided_model(self.upsampler, process, 1.0, low_res=low_res),
+        offset = self.upsampler.offset(low_res, self.resolution)
+        model = low_res_consistent(guided_model(self.upsampler, process, 1.0,
+                                                low_res=self.upsampler.hook_input(low_res, refs)),
                                    GaussianProcess(self.betas["upsample"], rescale_timesteps=True), low_res,
-                                   downsample, int(s["up_consistency"]))
+                                   downsample, int(s["up_consistency"]), offset)
         draw = self._noise(generators, self.resolution)
-        return sample_stage(s["up_sampler"], process, model, draw() * float(s["up_temperature"]),
-                            self.upsampler.encode(refs), draw, s["up_steps"], float(s["eta"]))
+        detail = sample_stage(s["up_sampler"], process, model, draw() * float(s["up_temperature"]),
+                              self.upsampler.encode(refs), draw, s["up_steps"], float(s["eta"]))
+        return (detail + offset).clamp(-1, 1)
 
     def generate(self, layout: Layout, seed: int) -> torch.Tensor:
         return self.generate_batch([layout], [seed])[0]

@@ -43,7 +43,7 @@ SHAPES_CONFIGS = {
                  encoder=SHAPES_BASE_ENCODER, upsample=False),
     "upsample": dict(decoder=dict(_SMALL, model_channels=16, num_head_channels=32, num_res_blocks=1,
                                   channel_mult=[1, 2, 2, 4], attention_resolutions=[8]),
-                     encoder=SHAPES_ENCODER, upsample=True),
+                     encoder=SHAPES_ENCODER, upsample=True, residual=True, layout_input=True),
 }
 
 # What each setting accepts. Base: sampler, steps (respaced chain for ddpm/ddim, evaluations for dpm-solver++),
@@ -90,14 +90,18 @@ PAPER_TRAINING = {
 # 6000 on that check, 92.0 at 40000 (earlier checks, ancestral 25 + ancestral fast27, guidance 5: 81.9 at 6000, 84.9
 # at 9000, 88.0 at 18000; FID / diversity / mIoU with that day's default 2.40 / 0.77 / 88.8 at 18000, 2.05 / 0.77 /
 # 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000).
-# The upsampler caps the cascade's mIoU (benchmarks/piti_upsampler_ceiling.py, first 50 val layouts x 2: real images
-# 99.7, a bicubic 32 -> 64 resize 95.2, the shipped upsampler fed the true 8-bit 32x32 image 91.7, 94.0 with other
-# seeds) and ignores its mask (benchmarks/piti_mask_use.py --stage upsample: 0.4-2% apart). Retrained for 4000 steps
-# on this recipe (those other seeds): with the token prior at 16 and 8 px 93.7; as diffusion on the residual over the
-# bilinearly upsampled low-res image 94.2; that residual with the mask also concatenated at 64x64 86.6 (grainy).
-# Resumed to 8000 steps the token-prior one fell to 88.3 and the residual one to 92.9. What lifts the ceiling is the
-# low-res projection at sampling (``up_consistency``, diffusion/projection.py): 97.1 (the upsampler alone drifts 12.4
-# levels from its input's colours on average, 0.44 with it).
+# The first shipped upsampler (PITI's: the low-res image concatenated, the mask as 8x8 tokens) capped the
+# cascade's mIoU (benchmarks/piti_upsampler_ceiling.py, first 50 val layouts x 2: real images 99.7, a bicubic 32 -> 64
+# resize 95.2, that upsampler fed the true 8-bit 32x32 image 91.7, 94.0 with other seeds) and ignored its mask
+# (benchmarks/piti_mask_use.py --stage upsample: 0.4-2% apart). Retrained for 4000 steps on this recipe (those other
+# seeds): with the token prior at 16 and 8 px 93.7; as diffusion on the residual over the bilinearly upsampled low-res
+# image 94.2; that residual with the mask also concatenated at 64x64 86.6 (grainy). Resumed to 8000 steps the
+# token-prior one fell to 88.3 and the residual one to 92.9. What lifts the ceiling is the low-res projection at
+# sampling (``up_consistency``, diffusion/projection.py): 97.1 (the upsampler alone drifts 12.4 levels from its
+# input's colours on average, 0.44 with it). With the projection the residual upsampler that reads the mask is the
+# best: ceiling 98.0, and on one set of the 8x8-token base's outputs 93.3 against 92.0 (without the projection 84.1,
+# drifting 16 levels). It is the shipped one now (``residual`` and ``layout_input``, SHAPES_CONFIGS; this recipe's
+# 4000 steps).
 SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),

@@ -82,10 +82,11 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
     def step_fn(examples: list[Example], step: int, trainer: Trainer) -> dict[str, float]:
         generator = trainer.generator
         x_start, full, refs = batch_inputs(examples, preset, size, generator, settings["uncond_p"], trainer.device)
-        low_res = None
+        low_res, offset = None, 0.0
         if stage == "upsample":
             low_res = downsample(full, base)
             low_res = (127.5 * (low_res + 1)).round() / 127.5 - 1   # 8-bit, as the base stage hands it over
+            offset = net.offset(low_res, tuple(x_start.shape[-2:]))
         trained = trainer.modules["G"]   # called through forward, so that DDP synchronises its gradients
         if stage == "prior":
             tokens = null_tokens(width, len(x_start), trainer.device)
@@ -98,7 +99,8 @@ def make_step(net: PITIModel, stage: str, preset: PITIPreset, process: GaussianP
         extras = stage == "upsample" and step >= settings["adv_start"]
 
         def generator_losses() -> dict[str, torch.Tensor]:
-            losses, x0 = diffusion_losses(model, process, x_start, generator)
+            losses, x0 = diffusion_losses(model, process, x_start - offset, generator)
+            x0 = (x0 + offset).clamp(-1, 1)   # the image (a residual upsampler's diffusion draws the detail only)
             fakes.append(x0.detach())
             terms.update(mse=losses["mse"].item(), vb=losses["vb"].item())
             out = {"loss": losses["loss"]}
