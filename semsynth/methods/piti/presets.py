@@ -84,9 +84,12 @@ PAPER_TRAINING = {
                      adversarial=0.01, adv_start=100, ndf=64),
 }
 # `shapes` recipe (commands: catalog/piti.py SHAPES_RECIPE): about 5 stage-2 steps a second on one CPU thread. The
-# shipped base (16x16 tokens) trains stage 2 for 15000 steps (`--steps 15000`; run as 6000, then resumed to 15000:
-# about 55 minutes). First 50 val layouts x 2 with the shapes sampling default of 2026-12-04 (guidance 2.5) and the
-# shipped upsampler, mIoU: 90.9 at 6000, 93.9 at 15000. The 8x8-token base shipped before it grew slowly: 81.3 at
+# shipped base (16x16 tokens) trains stage 2 for 42000 steps (`--steps 42000`; run as 6000, then resumed to 15000,
+# 21000, 27000, 36000 and 42000: about 2.3 hours). First 50 val layouts x 2 with the sampling default of the day
+# (guidance 2.5) and the first shipped upsampler, mIoU: 90.9 at 6000, 93.9 at 15000. First 100 val layouts x 2 at
+# guidance 3 (FID / mIoU / diversity, texture in range): with the first upsampler 1.34 / 94.0 / 0.81, 0.24 at 15000,
+# 1.53 / 94.7 / 0.79, 0.28 at 21000; with the shipped one 1.48 / 96.2 / 0.75, 0.32 at 27000, 1.29 / 96.6 / 0.67,
+# 0.36 at 36000, 1.35 / 96.8 / 0.59, 0.39 at 42000 (guidance: SHAPES_SETTINGS). The 8x8-token base shipped before it grew slowly: 81.3 at
 # 6000 on that check, 92.0 at 40000 (earlier checks, ancestral 25 + ancestral fast27, guidance 5: 81.9 at 6000, 84.9
 # at 9000, 88.0 at 18000; FID / diversity / mIoU with that day's default 2.40 / 0.77 / 88.8 at 18000, 2.05 / 0.77 /
 # 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000).
@@ -106,7 +109,7 @@ SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
     "1b": dict(steps=200, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=15000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
+    "2": dict(steps=42000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
     "upsample": dict(steps=4000, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.999, perceptual=0.0,
                      adversarial=0.01, adv_start=500, ndf=32),
 }
@@ -136,10 +139,12 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # guidance 3 1.47 / 92.2 / 0.69, 0.84, 2.5 1.25 / 92.1 / 0.77, 0.90 (then the default), 2 1.08 / 91.6 / 0.90, 1.00;
 # guidance 3 without it 1.35 / 91.1 / 0.87, 1.14. At 2.5: two back-projections per step 1.25 / 92.1 / 0.77, 0.90 (no
 # change); 100 base steps 1.17 / 92.0 / 0.81, 0.95 (within the noise, at twice the base's time).
-# Those figures are the 8x8-token base's. The 16x16-token base (same check): guidance 2.5 1.34 / 93.4 / 0.98, 1.11
-# (diversity far above the true process's 0.75), 3 1.34 / 94.0 / 0.81, 0.96 (the default), 3.5 1.44 / 94.1 / 0.71,
-# 0.86.
-SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=3.0, guidance_mode="official", eta=1.0,
+# Those figures are the 8x8-token base's. The 16x16-token base of 15000 steps (same check): guidance 2.5 1.34 / 93.4
+# / 0.98, 1.11 (diversity far above the true process's 0.75), 3 1.34 / 94.0 / 0.81, 0.96, 3.5 1.44 / 94.1 / 0.71,
+# 0.86. With the shipped upsampler (it reads the mask), the 36000-step base: 2.5 1.10 / 96.5 / 0.76, 0.86; 3 1.29 /
+# 96.6 / 0.67, 0.80; 3.5 1.48 / 96.6 / 0.62, 0.77. The shipped 42000-step base is less diverse: 2 0.83 / 96.6 /
+# 0.72, 0.87 (the default); 2.25 0.97 / 96.7 / 0.68, 0.84; 2.5 1.10 / 96.8 / 0.64, 0.81; 3 1.35 / 96.8 / 0.59, 0.78.
+SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=2.0, guidance_mode="official", eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0, up_consistency=1,
                        upsample_weights="piti-shapes-upsample")
 
