@@ -89,10 +89,10 @@ PAPER_TRAINING = {
 # (guidance 2.5) and the first shipped upsampler, mIoU: 90.9 at 6000, 93.9 at 15000. First 100 val layouts x 2 at
 # guidance 3 (FID / mIoU / diversity, texture in range): with the first upsampler 1.34 / 94.0 / 0.81, 0.24 at 15000,
 # 1.53 / 94.7 / 0.79, 0.28 at 21000; with the shipped one 1.48 / 96.2 / 0.75, 0.32 at 27000, 1.29 / 96.6 / 0.67,
-# 0.36 at 36000, 1.35 / 96.8 / 0.59, 0.39 at 42000 (guidance: SHAPES_SETTINGS). The 8x8-token base shipped before it grew slowly: 81.3 at
-# 6000 on that check, 92.0 at 40000 (earlier checks, ancestral 25 + ancestral fast27, guidance 5: 81.9 at 6000, 84.9
-# at 9000, 88.0 at 18000; FID / diversity / mIoU with that day's default 2.40 / 0.77 / 88.8 at 18000, 2.05 / 0.77 /
-# 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000).
+# 0.36 at 36000, 1.35 / 96.8 / 0.59, 0.39 at 42000 (guidance: SHAPES_SETTINGS). The 8x8-token base shipped before
+# it grew slowly: 81.3 at 6000 on the 50-layout check, 92.0 at 40000 (earlier checks, ancestral 25 + ancestral
+# fast27, guidance 5: 81.9 at 6000, 84.9 at 9000, 88.0 at 18000; FID / diversity / mIoU with that day's default 2.40
+# / 0.77 / 88.8 at 18000, 2.05 / 0.77 / 90.2 at 30000, 2.29 / 0.80 / 90.8 at 40000).
 # The first shipped upsampler (PITI's: the low-res image concatenated, the mask as 8x8 tokens) capped the
 # cascade's mIoU (benchmarks/piti_upsampler_ceiling.py, first 50 val layouts x 2: real images 99.7, a bicubic 32 -> 64
 # resize 95.2, that upsampler fed the true 8-bit 32x32 image 91.7, 94.0 with other seeds) and ignored its mask
