@@ -26,10 +26,11 @@ def mask_use(path: str | None, stage: str = "base", count: int = 16) -> list[tup
     examples = [Shapes(split="val")[index] for index in range(count)]
     process = GaussianProcess(method.betas[stage], rescale_timesteps=True)
     images = torch.stack([example.image for example in examples]).float() / 127.5 - 1
-    low_res = quantise(downsample(images, method.preset.base_size)) if upsample else None
-    # a residual upsampler's diffusion runs on the image minus its offset
-    x0 = images - net.offset(low_res, tuple(images.shape[-2:])) if upsample else downsample(
-        images, method.preset.base_size)
+    if upsample:   # a residual upsampler's diffusion runs on the image minus its offset
+        low_res = quantise(downsample(images, method.preset.base_size))
+        x0 = images - net.offset(low_res, tuple(images.shape[-2:]))
+    else:
+        low_res, x0 = None, downsample(images, method.preset.base_size)
     refs = method.refs([example.layout for example in examples])
     # the null map replaces the mask wherever the network reads it: tokens, and beside low_res with layout_input
     conditions = [(net.encode(ref), net.hook_input(low_res, ref)) for ref in (refs, torch.ones_like(refs))]

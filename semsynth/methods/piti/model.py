@@ -21,6 +21,11 @@ _IGNORED_OFFICIAL = ("text_ctx", "xf_layers", "xf_heads", "xf_final_ln", "use_fp
 OFFICIAL_ENCODER = dict(cnn_channels=[32, 64, 128, 256, 512], width=512, layers=8, heads=8, tokens=256)
 
 
+def upsample_bilinear(low_res: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``low_res`` resized bilinearly to ``size`` (half-pixel centres), as the decoder's low-res hook resizes it."""
+    return F.interpolate(low_res, size=size, mode="bilinear", align_corners=False)
+
+
 class PITIModel(nn.Module):
     """``forward(x_t, timesteps, ref, low_res=None)`` -> ``[B, out_channels, H, W]`` (eps, then the variance
     value). ``decoder``: UNet arguments; ``encoder``: ``MaskEncoder`` arguments (its width sets the decoder's hook
@@ -66,17 +71,14 @@ class PITIModel(nn.Module):
     def offset(self, low_res: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | float:
         """What the diffusion's image is relative to: for a ``residual`` upsampler ``low_res`` upsampled bilinearly
         to ``size`` (training subtracts it from the target, sampling adds it to the sample), else 0."""
-        if not self.residual:
-            return 0.0
-        return F.interpolate(low_res, size=size, mode="bilinear", align_corners=False)
+        return upsample_bilinear(low_res, size) if self.residual else 0.0
 
     def hook_input(self, low_res: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor | None:
         """What the decoder's low-resolution input receives: ``low_res``, or with ``layout_input`` ``low_res``
         upsampled bilinearly to the mask's size with the mask ``ref`` beside it."""
         if not self.layout_input or low_res is None:
             return low_res
-        size = tuple(ref.shape[-2:])
-        return torch.cat([F.interpolate(low_res, size=size, mode="bilinear", align_corners=False), ref], dim=1)
+        return torch.cat([upsample_bilinear(low_res, tuple(ref.shape[-2:])), ref], dim=1)
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, ref: torch.Tensor,
                 low_res: torch.Tensor | None = None) -> torch.Tensor:
