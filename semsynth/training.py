@@ -50,6 +50,7 @@ class TrainConfig:
     amp: str | None = None               # "bf16" or "fp16": autocast (fp16 also scales the loss)
     grad_clip: float | None = None       # max total gradient norm per optimizer step
     resume: bool = True                  # False: refuse a folder that already holds a checkpoint (never delete it)
+    lr_decay_steps: int = 0              # the last N steps decay every optimizer's LR linearly towards 0 (0: none)
 
 
 class Trainer:
@@ -75,6 +76,7 @@ class Trainer:
             self.modules[name] = module
         self.optimizers = optimizers
         self.schedulers = dict(schedulers or {})
+        self._base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
         self.ema = {name: copy.deepcopy(self._bare[name]).eval().requires_grad_(False) for name in ema}
         self.step = 0
@@ -134,6 +136,8 @@ class Trainer:
                 module.train()
             self.generator.manual_seed(zlib.crc32(f"{config.seed}/{step}/{distributed.rank()}".encode()))
             examples = [dataset[i] for i in self._indices(step, len(dataset))]
+            if config.lr_decay_steps:
+                self._decay_lr(step)
             with self.autocast():
                 losses = step_fn(examples, step, self)
             self.scaler.update()
@@ -151,6 +155,16 @@ class Trainer:
                 self.save()
 
     # -- updates -------------------------------------------------------------------------------------------------
+
+    def _decay_lr(self, step: int) -> None:
+        """Set each optimizer's LR for ``step`` from its initial LR: constant, then over the last
+        ``lr_decay_steps`` a linear decay reaching base/N at the last step. A function of the step alone, so a run
+        resumed from a checkpoint written without it (e.g. to add a decayed tail) follows it exactly."""
+        remaining = self.config.steps - step
+        factor = min(1.0, remaining / self.config.lr_decay_steps)
+        for name, optimizer in self.optimizers.items():
+            for group, base in zip(optimizer.param_groups, self._base_lrs[name]):
+                group["lr"] = base * factor
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision for forward passes when ``config.amp`` is set (``fit`` runs each step inside it)."""

@@ -86,6 +86,23 @@ def test_guidance_combines_eps_only_with_one_forward() -> None:
     assert classifier_free(model, GaussianProcess(linear_betas(10)), 1.0) is model
 
 
+def test_guidance_interval_runs_the_conditional_pass_alone_from_t_max() -> None:
+    calls = []
+
+    def model(x, t, cond):
+        calls.append(x.shape[0])
+        return torch.cat([cond[:, :1].expand(-1, 3, -1, -1), 5 + cond[:, :1].expand(-1, 3, -1, -1)], 1)
+
+    guided = classifier_free(model, GaussianProcess(linear_betas(10)), 1.5, t_max=500.0)
+    x, cond = torch.zeros(2, 3, 2, 2), torch.ones(2, 4, 2, 2)
+    late = guided(x, torch.full((2,), 499.0), cond)
+    early = guided(x, torch.full((2,), 500.0), cond)
+    mixed = guided(x, torch.tensor([499.0, 700.0]), cond)
+    assert calls == [4, 2, 4, 2]     # early: no null pass
+    assert torch.equal(late[:, :3], torch.full((2, 3, 2, 2), 1.5)) and torch.equal(early, model(x, None, cond))
+    assert torch.equal(mixed[0], late[0]) and torch.equal(mixed[1], early[1])
+
+
 def test_hybrid_loss_is_small_for_the_exact_model() -> None:
     diffusion = GaussianProcess(linear_betas(1000), channels=1, variance="learned_range")
     x0 = torch.full((4, 1, 8, 8), MU, dtype=torch.float64) + STD * torch.randn(4, 1, 8, 8, dtype=torch.float64)

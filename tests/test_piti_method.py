@@ -70,6 +70,18 @@ def test_samplers_of_both_stages_run_and_modes_differ(layouts, sampler: str) -> 
     assert torch.equal(*plain)   # no guidance: the mode does not matter
 
 
+def test_guidance_t_max_guides_the_less_noisy_steps_only(layouts) -> None:
+    nets = tiny_nets()
+
+    def sample(**settings) -> torch.Tensor:
+        return PITI.from_nets(*nets, **{**FAST, "steps": 4, "guidance": 3.0, **settings}).generate(layouts[0], 0)
+
+    unguided = sample(guidance=1.0)
+    assert torch.equal(sample(guidance_t_max=0.0), unguided)
+    everywhere, below_500 = sample(guidance_t_max=1000.0), sample(guidance_t_max=500.0)
+    assert not torch.equal(below_500, everywhere) and not torch.equal(below_500, unguided)
+
+
 def test_official_schedule_is_250_respaced_base_and_fast27_upsampler() -> None:
     method = PITI.from_nets(*tiny_nets(), **dict(FAST, sampler="ddpm", steps=250, up_sampler="ddpm", up_steps=27))
     base, up = method._process("base", "ddpm", 250), method._process("upsample", "ddpm", 27)

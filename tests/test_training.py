@@ -72,14 +72,14 @@ def test_data_order_is_seeded_and_covers_each_epoch(tmp_path):
 
 # -- AMP, clipping, schedules ------------------------------------------------------------------------------------
 
-def _regression(out_dir, steps, amp=None, grad_clip=None, schedule=False, lr=1e-2):
+def _regression(out_dir, steps, amp=None, grad_clip=None, schedule=False, lr=1e-2, lr_decay_steps=0):
     """A tiny model trained through ``Trainer.optimize``; returns the trainer and the gradient norms it saw."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     schedulers = {"net": torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)} if schedule else None
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=4, log_every=1, ckpt_every=2, ema_decay=None,
-                         quiet=True, amp=amp, grad_clip=grad_clip)
+                         quiet=True, amp=amp, grad_clip=grad_clip, lr_decay_steps=lr_decay_steps)
     trainer = Trainer({"net": net}, {"net": optimizer}, config, schedulers=schedulers)
     norms = []
 
@@ -128,6 +128,18 @@ def test_lr_schedule_resumes_at_the_right_lr(tmp_path):
     whole = [json.loads(line)["lr"] for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     parts = [json.loads(line)["lr"] for line in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
     assert whole == [1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3] and parts == whole
+
+
+def test_lr_tail_decay_added_on_resume_equals_having_it_from_the_start(tmp_path):
+    whole, _ = _regression(tmp_path / "whole", steps=6, lr_decay_steps=4)
+    _regression(tmp_path / "parts", steps=2)                               # a constant-LR run, checkpoint at 2
+    resumed, _ = _regression(tmp_path / "parts", steps=6, lr_decay_steps=4)   # its tail, decayed
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([1e-2, 1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3])
+    parts = [json.loads(line)["lr"] for line in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
+    assert parts == lrs
+    for key, value in whole.weights("net").items():
+        assert torch.equal(resumed.weights("net")[key], value), key
 
 
 # -- GAN step ----------------------------------------------------------------------------------------------------

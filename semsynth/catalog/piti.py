@@ -27,7 +27,7 @@ SHAPES_RECIPE = {
                         "--set prior=runs/piti-prior/piti_shapes_prior.safetensors --out runs/piti-1; "
                         "the same with --set stage=1b --set init=runs/piti-1/piti_shapes_stage1.safetensors "
                         "--out runs/piti-1b; the same with --set stage=2 "
-                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --steps 42000 --out runs/piti-2",
+                        "--set init=runs/piti-1b/piti_shapes_stage1b.safetensors --steps 56000 --out runs/piti-2",
     "piti-shapes-upsample": "bench train --method piti --dataset shapes --set stage=upsample --out runs/piti-upsample",
 }
 SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
@@ -39,7 +39,7 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
                                          "with the PatchGAN/WGAN-GP loss")}
 SHAPES_SHA256 = {
     "piti-shapes-prior": "5ec7b7f0d402852a779575c618421602437cd89ec4321c94a6fc1f499cab3032",
-    "piti-shapes-base": "8b423bf5d2eab4b44c688f3b3a9581461b7ec9d54546928a14e54506c058ed25",
+    "piti-shapes-base": "513637e96dcd5307ec618007ba951c29b1806adabcf52766835fbaab92435d43",
     "piti-shapes-upsample": "0e4990fe9620dea29487fa14af46bacaab59a0b456396b555beddea1c2d3829c",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():

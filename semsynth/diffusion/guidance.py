@@ -13,6 +13,10 @@ Modes (``s`` the guidance scale; the paper's ``w`` is ``s - 1``):
   we take them per sample over all eps channels and pixels. Other channels come from the conditional pass.
   sigma_hat^2 is the paper's, derived assuming eps_cond and eps_null independent; where they nearly agree (cosine
   0.993-0.999 on the shapes PITI base) it shrinks eps to 1 / sqrt((1 + w)^2 + w^2) of its scale (README, PITI).
+
+``t_max`` limits guidance to the model times below it, as Kynkaanniemi et al. (NeurIPS 2024, "Applying guidance in
+a limited interval") do: at the noisier steps the conditional pass alone runs, which keeps the variety that
+guidance at high noise removes and saves the null pass there.
 """
 
 from __future__ import annotations
@@ -44,10 +48,12 @@ def normalized_guidance(eps_cond: torch.Tensor, eps_null: torch.Tensor, scale: f
 
 
 def classifier_free(model: Model, processes: Process | Sequence[Process], scale: float, mode: str = "eps",
-                    null: Callable[[torch.Tensor], torch.Tensor] = torch.zeros_like) -> Model:
+                    null: Callable[[torch.Tensor], torch.Tensor] = torch.zeros_like,
+                    t_max: float | None = None) -> Model:
     """A guided model callable for ``processes`` (their output channels in order); ``null(cond)`` builds the null
     condition (SDM: zeros, PITI: ones). ``scale <= 1`` returns ``model`` unchanged (a single conditional pass),
-    as the official code does."""
+    as the official code does. With ``t_max``, samples at model times ``t >= t_max`` get the conditional pass
+    alone (None: guidance at every step)."""
     if mode not in GUIDANCE_MODES:
         raise ValueError(f"unknown guidance mode '{mode}'; known: {', '.join(GUIDANCE_MODES)}")
     if scale <= 1.0:
@@ -60,6 +66,9 @@ def classifier_free(model: Model, processes: Process | Sequence[Process], scale:
         start += process.channels
 
     def guided(x, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        inside = torch.ones_like(t, dtype=torch.bool) if t_max is None else t < t_max
+        if not inside.any():
+            return model(x, t, cond)
         output = model(_twice(x), torch.cat([t, t]), torch.cat([cond, null(cond)]))
         conditional, unconditional = output.chunk(2)
         parts, end = [], 0
@@ -69,6 +78,9 @@ def classifier_free(model: Model, processes: Process | Sequence[Process], scale:
             parts += [normalized_guidance(eps_cond, eps_null, scale) if mode == "normalized"
                       else eps_null + scale * (eps_cond - eps_null)]
             end = span.stop
-        return torch.cat(parts + [conditional[:, end:]], dim=1)
+        combined = torch.cat(parts + [conditional[:, end:]], dim=1)
+        if inside.all():
+            return combined
+        return torch.where(inside.view(-1, *[1] * (combined.dim() - 1)), combined, model(x, t, cond))
 
     return guided

@@ -29,7 +29,8 @@ BASE_STEPS = 1000
 @METHODS.register_module(name="piti")
 class PITI(Method):
     """PITI (Wang et al. 2022): a mask encoder over a pretrained diffusion decoder, then a diffusion upsampler.
-    Settings: ``sampler``, ``steps``, ``guidance``, ``guidance_mode`` (official | normalized), ``eta``,
+    Settings: ``sampler``, ``steps``, ``guidance``, ``guidance_mode`` (official | normalized),
+    ``guidance_t_max`` (guidance only at timesteps below it, of 1000; 1000: every step, official), ``eta``,
     ``up_sampler``, ``up_steps`` (27 with ddpm/ddim: official 'fast27'), ``up_temperature``, ``up_consistency``
     (back-projections of the upsampler's x0 onto its low-res input per step; 0: official), ``upsample_weights``
     (catalog name or file). Official (cocostuff): ddpm 250 steps, guidance 1.3, upsampler fast27, 0.997, no
@@ -119,7 +120,8 @@ class PITI(Method):
         noise = self._noise(generators, (self.preset.base_size, self.preset.base_size))
         process = self._process("base", s["sampler"], s["steps"])
         null = self.base.encode(torch.ones_like(refs[:1])) if s["guidance"] > 1 else None
-        model = guided_model(self.base, process, float(s["guidance"]), GUIDANCE_MODES[s["guidance_mode"]], null)
+        model = guided_model(self.base, process, float(s["guidance"]), GUIDANCE_MODES[s["guidance_mode"]], null,
+                             t_max=float(s["guidance_t_max"]))
         low = sample_stage(s["sampler"], process, model, noise(), self.base.encode(refs), noise,
                            s["steps"], float(s["eta"]))
         return self.upsample(quantise(low), refs, generators)

@@ -52,13 +52,14 @@ SHAPES_CONFIGS = {
 SETTING_TYPES = {
     "sampler": Setting(str, choices=SAMPLERS), "steps": Setting(int, low=2, high=1000),
     "guidance": Setting(float, low=0.0, high=100.0), "guidance_mode": Setting(str, choices=tuple(GUIDANCE_MODES)),
+    "guidance_t_max": Setting(float, low=0.0, high=1000.0),
     "eta": Setting(float, low=0.0, high=1.0),
     "up_sampler": Setting(str, choices=SAMPLERS), "up_steps": Setting(int, low=2, high=1000),
     "up_temperature": Setting(float, low=0.0, high=2.0), "up_consistency": Setting(int, low=0, high=10),
     "upsample_weights": Setting(str),
 }
-OFFICIAL_SETTINGS = dict(sampler="ddpm", steps=250, guidance=1.3, guidance_mode="official", eta=0.0,
-                         up_sampler="ddpm", up_steps=27, up_temperature=0.997, up_consistency=0,
+OFFICIAL_SETTINGS = dict(sampler="ddpm", steps=250, guidance=1.3, guidance_mode="official", guidance_t_max=1000.0,
+                         eta=0.0, up_sampler="ddpm", up_steps=27, up_temperature=0.997, up_consistency=0,
                          upsample_weights="piti-upsample-mask")
 
 
@@ -109,7 +110,7 @@ SHAPES_TRAINING = {
     "prior": dict(steps=3000, batch_size=8, lr=3e-4, uncond_p=1.0, ema_decay=0.999),
     "1": dict(steps=400, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.99),
     "1b": dict(steps=200, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.99),
-    "2": dict(steps=42000, batch_size=8, lr=2e-4, uncond_p=0.2, ema_decay=0.999),
+    "2": dict(steps=56000, batch_size=8, lr=2e-4, lr_decay_steps=14000, uncond_p=0.2, ema_decay=0.999),
     "upsample": dict(steps=4000, batch_size=8, lr=3e-4, uncond_p=0.0, ema_decay=0.999, perceptual=0.0,
                      adversarial=0.01, adv_start=500, ndf=32),
 }
@@ -144,7 +145,7 @@ SHAPES_TRAIN_EXAMPLES = _catalog.ABLATION_EXAMPLES
 # 0.86. With the shipped upsampler (it reads the mask), the 36000-step base: 2.5 1.10 / 96.5 / 0.76, 0.86; 3 1.29 /
 # 96.6 / 0.67, 0.80; 3.5 1.48 / 96.6 / 0.62, 0.77. The shipped 42000-step base is less diverse: 2 0.83 / 96.6 /
 # 0.72, 0.87 (the default); 2.25 0.97 / 96.7 / 0.68, 0.84; 2.5 1.10 / 96.8 / 0.64, 0.81; 3 1.35 / 96.8 / 0.59, 0.78.
-SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=2.0, guidance_mode="official", eta=1.0,
+SHAPES_SETTINGS = dict(sampler="ddpm", steps=50, guidance=3.0, guidance_mode="official", guidance_t_max=500.0, eta=1.0,
                        up_sampler="ddim", up_steps=27, up_temperature=1.0, up_consistency=1,
                        upsample_weights="piti-shapes-upsample")
 

@@ -30,11 +30,13 @@ def kept_steps(num_timesteps: int, spec: str) -> list[int]:
 
 
 def guided_model(net: PITIModel, process: GaussianProcess, guidance: float, mode: str = "eps",
-                 null_tokens: torch.Tensor | None = None, low_res: torch.Tensor | None = None) -> Model:
+                 null_tokens: torch.Tensor | None = None, low_res: torch.Tensor | None = None,
+                 t_max: float | None = None) -> Model:
     """``model(x, t, tokens)`` of the decoder on encoded masks: guidance ``> 1`` batches the conditional pass
     with the null one (``null_tokens``: the encoding of the all-ones mask, official null condition) and combines
     eps by ``mode`` ('eps': official, 'normalized': paper eq. 8); variance channels come from the conditional pass.
-    ``low_res`` is the upsampler's input (repeated for the null half)."""
+    ``low_res`` is the upsampler's input (repeated for the null half). ``t_max``: guidance only at timesteps
+    below it (of the 1000-step chain; None: at every step, as the official code)."""
     def call(x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         extra = None if low_res is None else low_res.repeat(len(x) // len(low_res), 1, 1, 1)
         dtype = next(net.parameters()).dtype
@@ -43,7 +45,7 @@ def guided_model(net: PITIModel, process: GaussianProcess, guidance: float, mode
     if guidance > 1 and null_tokens is None:
         raise ValueError("guidance > 1 needs the null condition's tokens")
     return classifier_free(call, process, guidance, mode,
-                           null=lambda tokens: null_tokens.to(tokens).expand(len(tokens), -1, -1))
+                           null=lambda tokens: null_tokens.to(tokens).expand(len(tokens), -1, -1), t_max=t_max)
 
 
 def sample_stage(sampler: str, process: GaussianProcess, model: Model, x_T: torch.Tensor, cond: torch.Tensor,

@@ -31,7 +31,7 @@ OPTION_TYPES = {"steps": Setting(int, low=1, high=10**9), "batch_size": Setting(
                 "ema_decay": Setting(float, low=0.0, high=1.0), "perceptual": Setting(float, low=0.0, high=100.0),
                 "adversarial": Setting(float, low=0.0, high=100.0), "adv_start": Setting(int, low=0, high=10**9),
                 "data_fraction": Setting(float, low=0.0, high=1.0), "ndf": Setting(int, low=1, high=1024),
-                "train_examples": Setting(int, low=0, high=10**9)}
+                "train_examples": Setting(int, low=0, high=10**9), "lr_decay_steps": Setting(int, low=0, high=10**9)}
 WEIGHT_NAMES = {"prior": "piti_{}_prior", "1": "piti_{}_stage1", "1b": "piti_{}_stage1b", "2": "piti_{}_base",
                 "upsample": "piti_{}_upsample"}
 
@@ -164,12 +164,13 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
           **options: Any) -> Path:
     """Train one PITI stage on ``dataset``; writes the EMA weights (fp16) as ``out_dir/piti_<dataset>_<stage>``.
 
-    ``options`` override the preset's recipe of the stage: ``steps``, ``batch_size``, ``lr``, ``uncond_p``
-    (condition dropout), ``ema_decay``, the upsampler's ``perceptual`` / ``adversarial`` weights and
-    ``adv_start``, the discriminator width ``ndf``, and for the data-size study ``train_examples`` (a finite
-    training set: the first N layouts of the split; 0, the default, is the whole split, which is virtual and
-    unbounded on ``shapes``) and ``data_fraction`` (the first share of that set: ``training_subset``). The
-    perceptual loss reads torchvision's VGG19 (catalog ``vgg19-torchvision``, or the file ``vgg``).
+    ``options`` override the preset's recipe of the stage: ``steps``, ``batch_size``, ``lr``, ``lr_decay_steps``
+    (the last N steps decay it linearly towards 0), ``uncond_p`` (condition dropout), ``ema_decay``, the
+    upsampler's ``perceptual`` / ``adversarial`` weights and ``adv_start``, the discriminator width ``ndf``, and
+    for the data-size study ``train_examples`` (a finite training set: the first N layouts of the split; 0, the
+    default, is the whole split, which is virtual and unbounded on ``shapes``) and ``data_fraction`` (the first
+    share of that set: ``training_subset``). The perceptual loss reads torchvision's VGG19 (catalog
+    ``vgg19-torchvision``, or the file ``vgg``).
     Resumes from ``out_dir``."""
     from ... import load_dataset
 
@@ -182,7 +183,7 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
         raise UserError(f"piti on {dataset} starts from the released GLIDE files, not a trained prior; "
                         f"use stage 1, 1b, 2 or upsample")
     defaults = {"perceptual": 0.0, "adversarial": 0.0, "adv_start": 0, "data_fraction": 1.0, "train_examples": 0,
-                "ndf": 64, **recipe}
+                "ndf": 64, "lr_decay_steps": 0, **recipe}
     unknown = sorted(set(options) - set(OPTION_TYPES))
     if unknown:
         raise UserError(f"unknown piti training option(s) {', '.join(unknown)}; use {', '.join(OPTION_TYPES)}, "
@@ -205,7 +206,7 @@ def train(dataset: str, out_dir: Path, stage: str = "2", prior: str | Path | Non
     trainer = Trainer(modules, optimizers, TrainConfig(
         out_dir=out_dir, steps=settings["steps"], batch_size=settings["batch_size"], seed=seed, log_every=log_every,
         ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet, amp=amp,
-        grad_clip=grad_clip, resume=resume), ema=("G",))
+        grad_clip=grad_clip, resume=resume, lr_decay_steps=settings["lr_decay_steps"]), ema=("G",))
     data = training_subset(load_dataset(dataset, root=data_root, split="train"), settings["train_examples"],
                            settings["data_fraction"])
     record = {"dataset": dataset, "stage": stage, "prior": str(prior) if prior else None,
