@@ -118,8 +118,8 @@ def test_the_bindings_mean_what_the_papers_ablate() -> None:
                   ).weights == "dpsims-shapes-reference"    # the same 2000-step recipe, not the longer shipped one
     assert run_of("dpsims-table-s9", "lambda_div=0").weights == "dpsims-shapes-div0"
     sweep = {c.method: dict(c.run.settings) for c in plans.build("piti-figure6", "shapes").cells}
-    assert sweep["NCF, w=3"] == {"guidance": "3.0", "guidance_mode": '"normalized"'}
-    assert sweep["CF, w=3"] == {"guidance": "3.0", "guidance_mode": '"official"'}
+    assert sweep["NCF, w=3"] == {"guidance": "3.0", "guidance_mode": '"normalized"', "guidance_t_max": "1000.0"}
+    assert sweep["CF, w=3"] == {"guidance": "3.0", "guidance_mode": '"official"', "guidance_t_max": "1000.0"}
 
 
 def test_ablation_networks_are_local_files_each_with_the_commands_that_make_it() -> None:
