@@ -69,6 +69,8 @@ def test_the_piti_preset_names_the_size_the_recipes_train_on() -> None:
         trains = [command for command in commands if command.startswith("bench train")]
         if name != "piti-shapes-upsample-plain":   # the upsampler ablation keeps the shipped one's stream
             assert all(f"train_examples={SHAPES_TRAIN_EXAMPLES}" in command for command in trains), name
+            # a constant rate: the stage-2 recipe's 14000 decayed steps would start an 800-step run near zero
+            assert all("lr_decay_steps=0" in command for command in trains), name
 
 
 def _expected_row(table: str, cell: dict) -> dict | None:

@@ -75,11 +75,13 @@ def _install(source: str, file: str) -> str:
 
 
 def _data(fraction: float) -> tuple[str, ...]:
-    """The finite training set (and its share) plus the short EMA of every ablation base run: the Trainer's EMA has
-    no warm-up, so the recipe's 0.999 would keep 45% of the starting weights after 800 steps (random ones for the
-    from-scratch rows)."""
+    """The finite training set (and its share), the short EMA and the constant learning rate of every ablation base
+    run: the Trainer's EMA has no warm-up, so the recipe's 0.999 would keep 45% of the starting weights after 800
+    steps (random ones for the from-scratch rows), and the stage-2 recipe's decayed tail of 14000 steps belongs to the
+    shipped base's long run (over 800 steps it would start the rate at a seventeenth)."""
     share = () if fraction == 1 else (f"--set data_fraction={fraction}",)
-    return (f"--set train_examples={ABLATION_EXAMPLES}", *share, f"--set ema_decay={ABLATION_EMA_DECAY}")
+    return (f"--set train_examples={ABLATION_EXAMPLES}", *share, f"--set ema_decay={ABLATION_EMA_DECAY}",
+            "--set lr_decay_steps=0")
 
 
 def _finetune(percent: int) -> list[str]:
