@@ -158,8 +158,9 @@ class Trainer:
 
     def _decay_lr(self, step: int) -> None:
         """Set each optimizer's LR for ``step`` from its initial LR: constant, then over the last
-        ``lr_decay_steps`` a linear decay reaching base/N at the last step. A function of the step alone, so a run
-        resumed from a checkpoint written without it (e.g. to add a decayed tail) follows it exactly."""
+        ``lr_decay_steps`` a linear decay reaching base/N at the last step. A function of the step alone, not a
+        torch scheduler (whose state a checkpoint written without it would lack), so a run resumed from such a
+        checkpoint (e.g. to add a decayed tail) follows it exactly."""
         remaining = self.config.steps - step
         factor = min(1.0, remaining / self.config.lr_decay_steps)
         for name, optimizer in self.optimizers.items():
