@@ -40,7 +40,7 @@ SHAPES_FILES = {"piti-shapes-prior": ("piti_shapes_prior.safetensors",
 SHAPES_SHA256 = {
     "piti-shapes-prior": "5ec7b7f0d402852a779575c618421602437cd89ec4321c94a6fc1f499cab3032",
     "piti-shapes-base": "513637e96dcd5307ec618007ba951c29b1806adabcf52766835fbaab92435d43",
-    "piti-shapes-upsample": "0e4990fe9620dea29487fa14af46bacaab59a0b456396b555beddea1c2d3829c",
+    "piti-shapes-upsample": "c0a535e751b862b6937bd58634a27d496f59715592028225b8f0e923f14903ba",
 }
 for _name, (_file, _note) in SHAPES_FILES.items():
     register(WeightSpec(name=_name, file=_file, url="shipped with semsynth (semsynth/assets)",
