@@ -81,6 +81,6 @@ def classifier_free(model: Model, processes: Process | Sequence[Process], scale:
         combined = torch.cat(parts + [conditional[:, end:]], dim=1)
         if inside.all():
             return combined
-        return torch.where(inside.view(-1, *[1] * (combined.dim() - 1)), combined, model(x, t, cond))
+        return torch.where(inside.view(-1, *[1] * (combined.dim() - 1)), combined, conditional)
 
     return guided
