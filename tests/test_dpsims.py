@@ -21,6 +21,8 @@ TINY_BACKBONE = {"dims": [8, 16, 24, 32], "depths": [1, 1, 1, 1]}
 TINY_G = GeneratorConfig(label_channels=11, resolution=(16, 16), encoder_channels=(8, 8, 16),
                          block_types=("conv", "pyramid", "pyramid"), pyramid_channels=8, image_channels=(16, 8, 8),
                          spade_hidden=8, w_dim=32, noise_tokens=2, z_dim=8)
+SHAPES_SIZED = GeneratorConfig(**{**TINY_G.to_dict(), "resolution": (64, 64), "encoder_channels": (4, 4, 4),
+                                  "image_channels": (4, 4, 4), "pyramid_channels": 4, "spade_hidden": 4})
 
 
 def tiny_backbone_file(tmp_path):
@@ -105,11 +107,27 @@ def test_generator_uses_noise_and_layout() -> None:
     assert not torch.allclose(net(other, z[:1]), out[:1])
 
 
+def test_generator_upsampling_is_a_config_choice_files_keep(tmp_path) -> None:
+    torch.manual_seed(0)
+    nearest = Generator(TINY_G).eval()
+    bilinear = Generator(GeneratorConfig(**{**TINY_G.to_dict(), "upsample": "bilinear"})).eval()
+    bilinear.load_state_dict(nearest.state_dict())            # same parameters: only the resize differs
+    layout, z = torch.zeros(1, 11, 16, 16), torch.randn(1, 8)
+    layout[:, 3] = 1
+    assert not torch.allclose(nearest(layout, z), bilinear(layout, z))
+    old = {k: v for k, v in TINY_G.to_dict().items() if k != "upsample"}
+    assert GeneratorConfig.from_dict(old).upsample == "nearest"   # files written before the option
+    with pytest.raises(ValueError, match="unknown upsample 'bicubic'"):
+        Generator(GeneratorConfig(**{**TINY_G.to_dict(), "upsample": "bicubic"}))
+    sized = Generator(GeneratorConfig(**{**SHAPES_SIZED.to_dict(), "upsample": "bilinear"}))
+    DPSIMS.from_generator(sized, instances=True).save(tmp_path / "g.safetensors")
+    loaded = DPSIMS.from_checkpoint(tmp_path / "g.safetensors")
+    assert loaded.net.config.upsample == "bilinear"
+
+
 def test_method_round_trip_and_missing_weights(tmp_path) -> None:
     torch.manual_seed(0)
-    config = GeneratorConfig(**{**TINY_G.to_dict(), "resolution": (64, 64), "encoder_channels": (4, 4, 4),
-                                "image_channels": (4, 4, 4), "pyramid_channels": 4, "spade_hidden": 4})
-    method = DPSIMS.from_generator(Generator(config), instances=True)
+    method = DPSIMS.from_generator(Generator(SHAPES_SIZED), instances=True)
     layout = semsynth.load_dataset("shapes", split="val")[0].layout
     image = method.generate(layout, seed=3)
     assert image.dtype == torch.uint8 and image.shape == (3, 64, 64)
@@ -191,3 +209,33 @@ def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path, amp) 
     assert config["bn_recalibration"] == {"batches": 50, "batch_size": 4}
     key = "encoder.0.norm_in.running_mean"
     assert not torch.allclose(exported[f"G.{key}"].float(), state["ema"]["G"][key].half().float())
+
+
+def test_colour_levels_give_the_decoder_the_block_means(tmp_path) -> None:
+    file, _ = tiny_backbone_file(tmp_path)
+    config = DiscriminatorConfig(backbone_kwargs=TINY_BACKBONE, full_channels=8, penultimate_channels=8,
+                                 colour_levels=True)
+    disc = Discriminator(config, pretrained_file=file).eval()
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    plain = Discriminator(DiscriminatorConfig(backbone_kwargs=TINY_BACKBONE), pretrained_file=file).eval()
+    for stage, blind in zip(disc.conditioned(images), plain.conditioned(images)):
+        size = 32 // stage.shape[-1]
+        assert torch.equal(stage[:, :-3], blind)                   # the backbone's stages, unchanged
+        assert torch.allclose(stage[0, -3:, 0, 0], images[0, :, :size, :size].mean((1, 2)), atol=1e-6)
+    assert disc(images).shape == (2, 11, 32, 32)
+
+
+def test_training_with_the_colour_options_logs_the_pooled_diversity(tmp_path) -> None:
+    import math
+
+    from semsynth.methods.dpsims.train import train
+
+    out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform", crop=32,
+                contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4],
+                upsample="bilinear", colour_levels=True, div_space="image", div_pool=8, lambda_div=1.0,
+                bn_batches=1)
+    logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert math.isfinite(logged["G_div"]) and logged["G_div"] > 0
+    record = json.loads((tmp_path / "run" / "options.json").read_text())["network"]
+    assert record["discriminator"]["colour_levels"] and record["generator"]["upsample"] == "bilinear"
+    assert DPSIMS.from_checkpoint(out).net.config.upsample == "bilinear"

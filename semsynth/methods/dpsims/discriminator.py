@@ -9,6 +9,7 @@ one of the N classes or "fake" (index N).
   and runs a residual block (Conv3, LeakyReLU 0.2, Conv1, LeakyReLU 0.2; width = that stage's channels); a last
   level at full resolution concatenates a ``full_channels`` embedding of the image itself; a Conv3 to
   ``penultimate_channels`` then a Conv1 give the N + 1 logits. Spectral norm on every decoder convolution.
+  ``colour_levels`` (ours, off in the paper's settings) adds the image's block means to each level's input.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class DiscriminatorConfig:
     conditioning: str = "tanh"
     full_channels: int = 128
     penultimate_channels: int = 256
+    colour_levels: bool = False                      # our option: each decoder level also sees the image's block means
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DiscriminatorConfig":
@@ -76,8 +78,9 @@ class Discriminator(nn.Module):
         channels = self.backbone.channels
         self.reductions = self.backbone.reductions
         self.conditioning = nn.ModuleList(nn.BatchNorm2d(c, affine=False) for c in channels)
+        colour = 3 if config.colour_levels else 0
         self.levels = nn.ModuleList(
-            ResidualBlock(channels[i] + (channels[i + 1] if i + 1 < len(channels) else 0), channels[i])
+            ResidualBlock(channels[i] + (channels[i + 1] if i + 1 < len(channels) else 0) + colour, channels[i])
             for i in range(len(channels)))
         self.embed = sn(nn.Conv2d(3, config.full_channels, 3, padding=1))
         self.full = ResidualBlock(config.full_channels + channels[0], config.full_channels)
@@ -85,9 +88,14 @@ class Discriminator(nn.Module):
         self.classify = sn(nn.Conv2d(config.penultimate_channels, config.num_classes + 1, 1))
 
     def conditioned(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """The backbone's stages after the non-linearity and the affine-free BatchNorm."""
+        """The backbone's stages after the non-linearity and the affine-free BatchNorm; with ``colour_levels`` each
+        also carries the image averaged over the stage's blocks (a colour-blind backbone's decoder then sees
+        region colours)."""
         squash = NONLINEARITIES[self.config.conditioning]
-        return [norm(squash(f.float())) for norm, f in zip(self.conditioning, self.backbone(images))]
+        stages = [norm(squash(f.float())) for norm, f in zip(self.conditioning, self.backbone(images))]
+        if self.config.colour_levels:
+            stages = [torch.cat([f, F.adaptive_avg_pool2d(images.float(), f.shape[-2:])], 1) for f in stages]
+        return stages
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         stages = self.conditioned(images)

@@ -8,7 +8,8 @@ the noise by cross-attention, feeding an OASIS-style image path of SPADE residua
   BN, GELU, self-attention, GELU, BN, Conv1 (attention width = channels / 2). Each level also emits a
   ``pyramid_channels`` map: the SPADE conditioning of the image block at its resolution.
 * Image path: from the deepest label features, SPADE residual blocks (SPADE, LeakyReLU 0.2, Conv3, twice, with a
-  learned SPADE + Conv1 shortcut when widths differ) upsampled x2 between blocks, then Conv3 to RGB, no tanh.
+  learned SPADE + Conv1 shortcut when widths differ) upsampled x2 between blocks (nearest as OASIS; ``upsample``
+  bilinear is our option), then Conv3 to RGB, no tanh.
 Spectral norm on every convolution and linear layer (as the paper states).
 """
 
@@ -23,6 +24,10 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ...nn.attention import attend
+
+
+UPSAMPLING: dict[str, dict[str, Any]] = {"nearest": {"mode": "nearest"},
+                                         "bilinear": {"mode": "bilinear", "align_corners": False}}
 
 
 def sn(module: nn.Module) -> nn.Module:
@@ -45,6 +50,7 @@ class GeneratorConfig:
     image_channels: tuple[int, ...] = (128, 128, 64, 32, 16)      # image blocks from the deepest level up
     spade_hidden: int = 32
     heads: int = 1
+    upsample: str = "nearest"      # the image path's x2 resize: "nearest" (OASIS) or "bilinear"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "GeneratorConfig":
@@ -150,6 +156,8 @@ class Generator(nn.Module):
         levels = len(config.encoder_channels)
         if not len(config.block_types) == levels == len(config.image_channels):
             raise ValueError("encoder_channels, block_types and image_channels need one entry per level")
+        if config.upsample not in UPSAMPLING:
+            raise ValueError(f"unknown upsample {config.upsample!r}; use {' or '.join(UPSAMPLING)}")
         token_channels = config.w_dim // config.noise_tokens
         self.mapping = nn.Sequential(sn(nn.Linear(config.z_dim, config.w_dim)), nn.LeakyReLU(0.2),
                                      sn(nn.Linear(config.w_dim, config.w_dim)))
@@ -181,7 +189,7 @@ class Generator(nn.Module):
         x = self.head(x)
         for i, block in enumerate(self.blocks):
             if i:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = F.interpolate(x, scale_factor=2, **UPSAMPLING[self.config.upsample])
             x = block(x, pyramid[-1 - i])
         image = self.to_rgb(F.leaky_relu(x, 0.2))
         return (image, x) if with_features else image

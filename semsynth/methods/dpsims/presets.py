@@ -19,13 +19,13 @@ from ..base import Preset
 PAPER_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [64, 128, 256, 512, 512, 512],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 64,
-    "image_channels": [1024, 1024, 512, 256, 128, 64], "spade_hidden": 128, "heads": 1}
+    "image_channels": [1024, 1024, 512, 256, 128, 64], "spade_hidden": 128, "heads": 1, "upsample": "nearest"}
 
 # shapes (64 px): 5 levels 64 -> 4 px, attention at 16x16 and below.
 SHAPES_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [16, 32, 48, 64, 64],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 16,
-    "image_channels": [64, 64, 48, 32, 16], "spade_hidden": 16, "heads": 1}
+    "image_channels": [64, 64, 48, 32, 16], "spade_hidden": 16, "heads": 1, "upsample": "nearest"}
 
 # -- discriminator (Table S3) --------------------------------------------------------------------------------------
 # Conditioning non-linearity: Table S3 says tanh, the text of A.1 says sigmoid; we follow the table (``conditioning``
@@ -47,13 +47,17 @@ SHAPES_DISCRIMINATOR: dict[str, Any] = {
 # sampler's class index over the first ``pool`` training layouts, no R1 penalty (``r1_weight`` adds one). Export
 # recomputes the EMA generator's BatchNorm statistics over ``bn_batches`` batches of uniformly drawn training layouts
 # at full size (OASIS, whose generator DP-SIMS keeps, does so before sampling; 0 keeps the live network's, which on
-# shapes left ghosting smudges and cost up to 5 mIoU points, 30 with lambda_div 10).
+# shapes left ghosting smudges and cost up to 5 mIoU points, 30 with lambda_div 10). Our options, off here:
+# ``div_pool`` k measures the diversity distance between k x k block means (colour and layout, not grain), and
+# ``colour_levels`` gives each decoder level the image's block means beside the backbone stage (a colour-blind
+# backbone's decoder then sees region colours).
 PAPER_TRAINING: dict[str, Any] = {
     "lr": 1e-3, "beta1": 0.0, "beta2": 0.99, "ema_decay": 0.9999, "lambda_gan": 1.0, "lambda_contrastive": 1.0,
-    "lambda_div": 10.0, "div_space": "feature", "div_tau": "auto", "div_hinge": "absolute", "focal_gamma": 2.0,
-    "weighted": True, "sampling": "balanced", "pool": 20000, "contrastive_patches": 128, "contrastive_dim": 256,
-    "contrastive_tau": 0.07, "pretrained": True, "frozen": True, "conditioning": "tanh", "r1_weight": 0.0,
-    "r1_every": 16, "amp": None, "grad_clip": None, "crop": 0, "bn_batches": 50}
+    "lambda_div": 10.0, "div_space": "feature", "div_pool": 1, "div_tau": "auto", "div_hinge": "absolute",
+    "focal_gamma": 2.0, "weighted": True, "sampling": "balanced", "pool": 20000, "contrastive_patches": 128,
+    "contrastive_dim": 256, "contrastive_tau": 0.07, "pretrained": True, "frozen": True, "conditioning": "tanh",
+    "colour_levels": False, "r1_weight": 0.0, "r1_every": 16, "amp": None, "grad_clip": None, "crop": 0,
+    "bn_batches": 50}
 
 # shapes on a loaded 1-2 core CPU: batch 8, lr 4e-4 (our choice for the tiny networks), EMA 0.995 (a run of a few
 # thousand steps), 32x32 training crops (``crop``; as SDM's shapes recipe: 4x cheaper steps, generation at 64x64),
@@ -87,6 +91,9 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
 # The recipe rerun (seed 0, live generator saved every 50 steps and averaged afterwards per decay; first 100 val
 # layouts x 2, FID / mIoU / LPIPS): EMA 0.995 1.72 / 96.5 / 0.65, 0.999 1.24 / 98.7 / 0.45, 0.9995 1.54 / 98.0 /
 # 0.44, 0.9998 3.39 / 96.6 / 0.61. The shipped run (0.98 / 99.2 at 0.995) was a lucky one; retrain with 0.999.
+# Tried and not shipped (README, DP-SIMS, with figures): ``upsample`` bilinear (1.03 / 99.0 and 1.48 / 97.1 for two
+# seeds), the diversity loss on 8x8 block means of the image (``div_pool`` 8; the colours leave the real ones), and a
+# decoder that sees block colours (``colour_levels``; best 1.00 / 97.0 at 7000 steps, full protocol 0.83 / 95.7).
 SHAPES_STEPS = 8000   # steps on crops; the shipped checkpoint adds SHAPES_WHOLE_STEPS on whole images
 SHAPES_WHOLE_STEPS = 600
 _TRAIN = "python -m semsynth.methods.dpsims.train --dataset shapes --out runs/dpsims-shapes --set lambda_div=1"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from ... import load_dataset, weights
 from ...errors import UserError
@@ -51,7 +52,8 @@ def random_crop(tensors: tuple[torch.Tensor, ...], size: int, generator: torch.G
 def build_discriminator(preset: DPSIMSPreset, num_classes: int, settings: dict[str, Any]) -> Discriminator:
     """The discriminator with the preset's backbone: pretrained from the catalog unless ``pretrained`` is False."""
     config = DiscriminatorConfig.from_dict({**preset.discriminator, "num_classes": num_classes,
-                                            "frozen": settings["frozen"], "conditioning": settings["conditioning"]})
+                                            "frozen": settings["frozen"], "conditioning": settings["conditioning"],
+                                            "colour_levels": settings["colour_levels"]})
     return Discriminator(config, catalog=preset.backbone_weights if settings["pretrained"] else None)
 
 
@@ -143,6 +145,8 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
                     fakes[:count], real, trainer.generator)
             if settings["lambda_div"]:
                 space = penultimate if settings["div_space"] == "feature" else fakes
+                if settings["div_pool"] > 1:    # distances between block means: colour and layout, not grain
+                    space = F.avg_pool2d(space, int(settings["div_pool"]))
                 tau = (losses.diversity_threshold(space[:count], z[:count]) if settings["div_tau"] == "auto"
                        else float(settings["div_tau"]))
                 result["G_div"] = settings["lambda_div"] * losses.diversity_loss(
