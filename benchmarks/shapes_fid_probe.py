@@ -6,9 +6,10 @@ diversity within a layout, full variety across layouts), ``one-for-all`` (the sa
 colours of a class no longer vary across layouts), ``sky-shift`` (sky pixels moved by (+4, +18, +13) levels, the
 shipped DP-SIMS generator's sky error) and ``blur`` (a 3x3 binomial filter).
 
-Colour variety: for each class, the standard deviation over images of a segment's mean colour (mean over RGB),
-averaged over classes, divided by the same figure for the real images of those layouts (1 = the true variety).
-``--runs DIR ...`` prints it for finished runs too (their ``samples/*.png``).
+Colour variety: the texture record's ``colour_spread`` taken across images instead of within a layout. For each
+class, the unbiased variance over images of a segment's mean colour (``texture_fidelity.colour_variance``), its
+square root divided by the same figure for the real images of those layouts, averaged over classes (1 = the true
+variety). ``--runs DIR ...`` prints it for finished runs too (their ``samples/*.png``).
 
 Run: ``python benchmarks/shapes_fid_probe.py [--count N] [--samples K] [--runs DIR ...]``.
 """
@@ -21,6 +22,7 @@ import contextlib
 import io
 import json
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Iterable
 
@@ -38,8 +40,7 @@ def perturbed(variant: str, layout, seed: int) -> torch.Tensor:
     from semsynth.datasets.shapes import render
 
     if variant == "one-per-layout":
-        seed = int(torch.as_tensor(layout.labels, dtype=torch.int64).flatten().dot(
-            torch.arange(layout.labels.numel())) % 2**31)
+        seed = zlib.crc32(layout.labels.numpy().tobytes())
     image = render(layout.labels, layout.instances, 0 if variant == "one-for-all" else seed).float()
     if variant == "sky-shift":
         image += torch.tensor(SKY_SHIFT).view(3, 1, 1) * (layout.labels == 0)
@@ -50,15 +51,15 @@ def perturbed(variant: str, layout, seed: int) -> torch.Tensor:
     return image.round().clamp(0, 255).to(torch.uint8)
 
 
-def colour_std(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Mean over classes of the across-image std of a segment's mean colour, for (image HxWx3, labels HxW) pairs."""
-    means: dict[int, list[np.ndarray]] = collections.defaultdict(list)
+def class_colours(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
+    """Per class, ``[K, 1, 3]``: its mean colour in each of the (image HxWx3, labels HxW) pairs that show it."""
+    colours: dict[int, list[np.ndarray]] = collections.defaultdict(list)
     for image, labels in pairs:
         for cls in np.unique(labels):
             mask = labels == cls
             if cls < 255 and mask.sum() > MIN_PIXELS:
-                means[int(cls)].append(image[mask].astype(float).mean(0))
-    return float(np.mean([np.std(values, 0).mean() for values in means.values() if len(values) > 1]))
+                colours[int(cls)].append(image[mask].astype(float).mean(0))
+    return {cls: np.stack(values)[:, None] for cls, values in colours.items() if len(values) > 1}
 
 
 def colour_variety(run: Path) -> float:
@@ -66,6 +67,7 @@ def colour_variety(run: Path) -> float:
     from PIL import Image
 
     from semsynth.datasets.shapes import Shapes
+    from semsynth.evaluators.texture_fidelity import colour_variance
 
     data = Shapes(split="val")
     fake, real = [], []
@@ -74,7 +76,9 @@ def colour_variety(run: Path) -> float:
         labels = example.layout.labels.numpy()
         fake.append((np.asarray(Image.open(file).convert("RGB")), labels))
         real.append((example.image.permute(1, 2, 0).numpy(), labels))
-    return colour_std(fake) / colour_std(real)
+    fake_colours, real_colours = class_colours(fake), class_colours(real)
+    return float(np.mean([np.sqrt(colour_variance(fake_colours[cls])[0] / colour_variance(real_colours[cls])[0])
+                          for cls in fake_colours if cls in real_colours]))
 
 
 def main() -> None:
@@ -89,13 +93,9 @@ def main() -> None:
 
     for variant in VARIANTS:
         name = f"probe-{variant}"
-
-        class Probe(ShapesOracle):
-            def generate(self, layout, seed: int, _variant: str = variant) -> torch.Tensor:
-                return perturbed(_variant, layout, seed)
-
-        Probe.name = name
-        METHODS.register_module(name=name)(Probe)
+        probe = type("Probe", (ShapesOracle,), {"name": name, "generate": lambda self, layout, seed, _v=variant:
+                                                  perturbed(_v, layout, seed)})
+        METHODS.register_module(name=name)(probe)
         with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
             code = cli.main(["run", "--quiet", "--method", name, "--dataset", "shapes", "--limit", str(args.count),
                              "--samples-per-layout", str(args.samples), "--out", out])
