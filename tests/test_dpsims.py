@@ -13,7 +13,7 @@ from semsynth.errors import MissingWeightsError
 from semsynth.methods.dpsims import losses
 from semsynth.methods.dpsims.discriminator import Discriminator, DiscriminatorConfig
 from semsynth.methods.dpsims.generator import Generator, GeneratorConfig
-from semsynth.methods.dpsims.method import DPSIMS, label_map
+from semsynth.methods.dpsims.method import DPSIMS, label_map, segment_ids, segment_noise
 from semsynth.methods.dpsims.pretrain import SHAPES_BACKBONE, classifier, colour_augment
 from semsynth.methods.dpsims.sampling import Balanced
 
@@ -140,6 +140,35 @@ def test_method_round_trip_and_missing_weights(tmp_path) -> None:
         DPSIMS(dataset="ade20k")
 
 
+def test_segment_noise_gives_each_segment_its_own_vector(tmp_path) -> None:
+    from semsynth.types import Layout
+
+    layout = semsynth.load_dataset("shapes", split="val")[1].layout
+    ids = segment_ids(layout)
+    assert int(ids.max()) + 1 == layout.instances.unique().numel()
+    vectors = torch.randn(1, int(ids.max()) + 1, 3)
+    noise = segment_noise(ids[None], vectors)
+    for k in range(vectors.shape[1]):
+        assert torch.equal(noise[0][:, ids == k], vectors[0, k][:, None].expand(3, int((ids == k).sum())))
+    no_instances = Layout(layout.labels, layout.label_space)
+    assert torch.equal(segment_ids(no_instances).unique(return_inverse=True)[1],
+                       layout.labels.unique(return_inverse=True)[1])       # one segment per class
+    config = GeneratorConfig(**{**SHAPES_SIZED.to_dict(), "segment_noise": 3})
+    with pytest.raises(ValueError, match="takes a noise map of 3 channels"):
+        Generator(config)(label_map([layout], 10, True), torch.randn(1, 8))
+    torch.manual_seed(0)
+    method = DPSIMS.from_generator(Generator(config), instances=True)
+    other = semsynth.load_dataset("shapes", split="val")[2].layout
+    assert torch.equal(method.generate_batch([layout, other], [4, 5])[1], method.generate(other, 5))
+    assert not torch.equal(method.generate(layout, 4), method.generate(layout, 5))
+    plain_z = torch.randn(8, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(method.draw(4, 6)[0], plain_z)          # the segment vectors come after z in the stream
+    method.save(tmp_path / "g.safetensors")
+    assert DPSIMS.from_checkpoint(tmp_path / "g.safetensors").net.config.segment_noise == 3
+    assert GeneratorConfig.from_dict({k: v for k, v in SHAPES_SIZED.to_dict().items()
+                                      if k != "segment_noise"}).segment_noise == 0   # files before the option
+
+
 def test_balanced_sampling_is_deterministic_and_class_uniform() -> None:
     data = semsynth.load_dataset("shapes", split="train")
     view = Balanced(data, pool=40, seed=1)
@@ -225,7 +254,7 @@ def test_colour_levels_give_the_decoder_the_block_means(tmp_path) -> None:
     assert disc(images).shape == (2, 11, 32, 32)
 
 
-def test_training_with_the_colour_options_logs_the_pooled_diversity(tmp_path) -> None:
+def test_training_with_our_options_logs_the_pooled_diversity(tmp_path) -> None:
     import math
 
     from semsynth.methods.dpsims.train import train
@@ -233,9 +262,11 @@ def test_training_with_the_colour_options_logs_the_pooled_diversity(tmp_path) ->
     out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform", crop=32,
                 contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4],
                 upsample="bilinear", colour_levels=True, div_space="image", div_pool=8, lambda_div=1.0,
-                bn_batches=1)
+                segment_noise=2, bn_batches=1)
     logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
     assert math.isfinite(logged["G_div"]) and logged["G_div"] > 0
     record = json.loads((tmp_path / "run" / "options.json").read_text())["network"]
     assert record["discriminator"]["colour_levels"] and record["generator"]["upsample"] == "bilinear"
-    assert DPSIMS.from_checkpoint(out).net.config.upsample == "bilinear"
+    assert record["generator"]["segment_noise"] == 2
+    loaded = DPSIMS.from_checkpoint(out)
+    assert loaded.net.config.upsample == "bilinear" and loaded.net.config.segment_noise == 2

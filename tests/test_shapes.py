@@ -43,6 +43,14 @@ def test_render_is_stochastic_per_segment_but_follows_the_layout():
         assert (mean - expected).abs().max() < 90, cls
 
 
+def test_render_pixel_noise_is_independent_gaussian_on_top_of_the_texture():
+    layout = Shapes(split="val").layout(3)
+    clean = render(layout.labels, layout.instances, 0, pixel_noise=0.0).float()
+    noise = render(layout.labels, layout.instances, 0).float() - clean      # the default: 5 levels
+    assert 4.5 < noise.std() < 5.5 and abs(noise.mean()) < 0.3
+    assert abs(torch.corrcoef(torch.stack([noise[:, :, 1:].flatten(), noise[:, :, :-1].flatten()]))[0, 1]) < 0.05
+
+
 def test_oracle_passes_the_method_contract():
     run_contract(load_method("shapes-oracle", dataset="shapes"))
 

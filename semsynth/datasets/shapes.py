@@ -102,8 +102,9 @@ def make_layout(split: str, index: int, size: int = 64) -> tuple[np.ndarray, np.
     return labels, instances
 
 
-def render(labels: torch.Tensor, instances: torch.Tensor, seed: int) -> torch.Tensor:
-    """A random image of a layout (uint8 ``[3, H, W]``): each segment draws its own texture from ``seed``.
+def render(labels: torch.Tensor, instances: torch.Tensor, seed: int, pixel_noise: float = 5.0) -> torch.Tensor:
+    """A random image of a layout (uint8 ``[3, H, W]``): each segment draws its own texture from ``seed``, then every
+    pixel and channel gets independent Gaussian noise of standard deviation ``pixel_noise`` levels.
 
     Segments are visited in ascending instance id, so the image depends only on (layout, seed).
     """
@@ -123,7 +124,7 @@ def render(labels: torch.Tensor, instances: torch.Tensor, seed: int) -> torch.Te
         wave = 0.5 + 0.5 * np.sin(2 * np.pi * frequency * (x * np.cos(angle) + y * np.sin(angle)) + phase)
         shade = 1 - (1 - texture.stripe_gain) * wave[mask]
         image[:, mask] = colour[:, None] * shade[None]
-    image += rng.normal(0, 5, size=image.shape)
+    image += rng.normal(0, pixel_noise, size=image.shape)
     return torch.from_numpy(np.clip(np.rint(image), 0, 255).astype(np.uint8))
 
 

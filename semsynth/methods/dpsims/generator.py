@@ -2,7 +2,9 @@
 the noise by cross-attention, feeding an OASIS-style image path of SPADE residual blocks.
 
 * Noise: ``z`` (``z_dim``) is put on the unit sphere, mapped by an MLP to ``w`` (``w_dim``) and split into
-  ``noise_tokens`` tokens that every cross-attention attends to.
+  ``noise_tokens`` tokens that every cross-attention attends to. ``segment_noise`` (ours, off in the paper's
+  settings) adds a map of that many channels beside the label map: one N(0, 1) vector per segment, constant over it
+  (OASIS's 3D noise, drawn per segment), so segments can vary independently of each other.
 * Label encoding: level 0 works at full resolution, each next level halves it with a stride-2 3x3 convolution.
   A ``conv`` block is Conv3, BN, GELU, Conv1; a ``pyramid`` block is Conv3, BN, GELU, cross-attention (noise),
   BN, GELU, self-attention, GELU, BN, Conv1 (attention width = channels / 2). Each level also emits a
@@ -51,6 +53,7 @@ class GeneratorConfig:
     spade_hidden: int = 32
     heads: int = 1
     upsample: str = "nearest"      # the image path's x2 resize: "nearest" (OASIS) or "bilinear"
+    segment_noise: int = 0         # channels of the per-segment noise map beside the label map (0: none, the paper)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "GeneratorConfig":
@@ -161,7 +164,7 @@ class Generator(nn.Module):
         token_channels = config.w_dim // config.noise_tokens
         self.mapping = nn.Sequential(sn(nn.Linear(config.z_dim, config.w_dim)), nn.LeakyReLU(0.2),
                                      sn(nn.Linear(config.w_dim, config.w_dim)))
-        widths = (config.label_channels, *config.encoder_channels)
+        widths = (config.label_channels + config.segment_noise, *config.encoder_channels)
         self.encoder = nn.ModuleList(
             LabelBlock(widths[i], widths[i + 1], config.block_types[i], 1 if i == 0 else 2, token_channels,
                        config.heads) for i in range(levels))
@@ -177,12 +180,16 @@ class Generator(nn.Module):
         w = self.mapping(F.normalize(z, dim=1))
         return w.reshape(z.shape[0], self.config.noise_tokens, -1)
 
-    def forward(self, label_map: torch.Tensor, z: torch.Tensor, with_features: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """The image of ``label_map`` ``[B, label_channels, H, W]`` and ``z`` ``[B, z_dim]``; with
-        ``with_features`` also the penultimate features (a flag, not a method, so that it works under DDP)."""
+    def forward(self, label_map: torch.Tensor, z: torch.Tensor, with_features: bool = False,
+                noise_map: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The image of ``label_map`` ``[B, label_channels, H, W]``, ``z`` ``[B, z_dim]`` and, when the config has
+        ``segment_noise``, ``noise_map`` ``[B, segment_noise, H, W]``; with ``with_features`` also the penultimate
+        features (a flag, not a method, so that it works under DDP)."""
+        if (noise_map is None) != (self.config.segment_noise == 0):
+            raise ValueError(f"this generator takes a noise map of {self.config.segment_noise} channels; "
+                             f"got {None if noise_map is None else noise_map.shape[1]}")
         tokens = self.tokens(z)
-        pyramid, x = [], label_map
+        pyramid, x = [], label_map if noise_map is None else torch.cat([label_map, noise_map], 1)
         for block, project in zip(self.encoder, self.to_pyramid):
             x = block(x, tokens)
             pyramid.append(project(x))

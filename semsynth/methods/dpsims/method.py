@@ -4,7 +4,8 @@ Weights format (no official one exists): a safetensors file with the generator's
 spectral-norm parametrization keys, fp16 or fp32) and a JSON config ``{"generator": GeneratorConfig, "instances":
 bool, "num_classes": N, ...}`` (``semsynth.checkpoints.save``). Sample ``seed`` draws ``z`` (``z_dim`` values) from
 ``torch.Generator("cpu").manual_seed(seed)``; the input is the one-hot label map, plus the instance-edge channel
-when the config's ``instances`` is true.
+when the config's ``instances`` is true. A generator with ``segment_noise`` C then draws, from the same stream, one
+C-vector per segment (``segment_ids``: the instance map's ids in increasing order, or the classes' without one).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from ... import checkpoints
+from ...datasets.conventions import renumber_instances
 from ...errors import UserError
 from ...registry import METHODS
 from ...types import Layout
@@ -34,6 +36,18 @@ def label_map(layouts: Sequence[Layout], num_classes: int, instances: bool) -> t
         edges = torch.stack([layout.instances if layout.instances is not None else layout.labels
                              for layout in layouts])
     return semantics(labels, edges, num_classes, layouts[0].label_space.ignore_index)
+
+
+def segment_ids(layout: Layout) -> torch.Tensor:
+    """The layout's segments as ids 0..K-1 ``[H, W]``, in increasing instance id (class id without instances)."""
+    return renumber_instances(layout.instances if layout.instances is not None else layout.labels)[0]
+
+
+def segment_noise(ids: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """The noise map ``[B, C, H, W]``: each pixel of segment k of ``ids`` ``[B, H, W]`` takes ``vectors[b, k]``
+    (``vectors`` ``[B, K, C]``)."""
+    rows = torch.arange(ids.shape[0], device=ids.device)[:, None, None]
+    return vectors[rows, ids].permute(0, 3, 1, 2)
 
 
 def write_weights(path: str | Path, state: Mapping[str, torch.Tensor], record: Mapping[str, Any],
@@ -98,10 +112,12 @@ class DPSIMS(Method):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
         self.net.to(self.device).requires_grad_(False)
 
-    def draw(self, seed: int) -> torch.Tensor:
-        """The noise vector ``[z_dim]`` of ``seed`` (a CPU draw)."""
+    def draw(self, seed: int, segments: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The noise vector ``[z_dim]`` of ``seed`` and, after it, the ``[segments, segment_noise]`` per-segment
+        vectors (CPU draws)."""
         generator = torch.Generator(device="cpu").manual_seed(self.check_seed(seed))
-        return torch.randn(self.net.config.z_dim, generator=generator)
+        z = torch.randn(self.net.config.z_dim, generator=generator)
+        return z, torch.randn(segments, self.net.config.segment_noise, generator=generator)
 
     def generate(self, layout: Layout, seed: int) -> torch.Tensor:
         return self.generate_batch([layout], [seed])[0]
@@ -115,9 +131,17 @@ class DPSIMS(Method):
         if self.device.type == "cpu" and len(layouts) > 1:
             return torch.cat([self.generate_batch([layout], [seed]) for layout, seed in zip(layouts, seeds)])
         inputs = label_map(layouts, self.label_space.num_classes, self.config["instances"]).to(self.device)
-        z = torch.stack([self.draw(seed) for seed in seeds]).to(self.device)
+        ids = torch.stack([segment_ids(layout) for layout in layouts])
+        draws = [self.draw(seed, int(segments.max()) + 1) for seed, segments in zip(seeds, ids)]
+        z = torch.stack([z for z, _ in draws]).to(self.device)
+        noise_map = None
+        if self.net.config.segment_noise:
+            vectors = torch.zeros(len(draws), int(ids.max()) + 1, self.net.config.segment_noise)
+            for row, (_, drawn) in enumerate(draws):
+                vectors[row, : drawn.shape[0]] = drawn
+            noise_map = segment_noise(ids, vectors).to(self.device)
         with torch.no_grad():
-            return to_uint8(self.net(inputs, z))
+            return to_uint8(self.net(inputs, z, False, noise_map))
 
     def save(self, path: str | Path) -> None:
         write_weights(path, self._state, self.config)

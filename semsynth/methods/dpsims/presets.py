@@ -19,13 +19,15 @@ from ..base import Preset
 PAPER_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [64, 128, 256, 512, 512, 512],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 64,
-    "image_channels": [1024, 1024, 512, 256, 128, 64], "spade_hidden": 128, "heads": 1, "upsample": "nearest"}
+    "image_channels": [1024, 1024, 512, 256, 128, 64], "spade_hidden": 128, "heads": 1, "upsample": "nearest",
+    "segment_noise": 0}
 
 # shapes (64 px): 5 levels 64 -> 4 px, attention at 16x16 and below.
 SHAPES_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [16, 32, 48, 64, 64],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 16,
-    "image_channels": [64, 64, 48, 32, 16], "spade_hidden": 16, "heads": 1, "upsample": "nearest"}
+    "image_channels": [64, 64, 48, 32, 16], "spade_hidden": 16, "heads": 1, "upsample": "nearest",
+    "segment_noise": 0}
 
 # -- discriminator (Table S3) --------------------------------------------------------------------------------------
 # Conditioning non-linearity: Table S3 says tanh, the text of A.1 says sigmoid; we follow the table (``conditioning``

@@ -33,7 +33,7 @@ from ..settings import check_settings
 from . import losses
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
-from .method import label_map, write_weights
+from .method import label_map, segment_ids, segment_noise, write_weights
 from .presets import PAPER_TRAINING, PRESETS, DPSIMSPreset
 from .sampling import SAMPLING, layout_of, training_view
 
@@ -129,13 +129,15 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
         labels = torch.stack([layout.labels for layout in layouts]).to(trainer.device)
         inputs = label_map(layouts, num_classes, use_instances).to(trainer.device)
         real = (torch.stack([example.image for example in examples]).float() / 127.5 - 1).to(trainer.device)
+        ids = torch.stack([segment_ids(layout) for layout in layouts]).to(trainer.device)
         if settings["crop"]:
-            inputs, labels, real = random_crop((inputs, labels, real), settings["crop"], trainer.generator)
+            inputs, labels, real, ids = random_crop((inputs, labels, real, ids), settings["crop"], trainer.generator)
         count = len(examples)
         z = torch.randn(2 * count, generator.config.z_dim, generator=trainer.generator).to(trainer.device)
+        noise_map = noise_for(torch.cat([ids, ids]), generator.config.segment_noise, trainer.generator)
 
         def generator_losses() -> dict[str, torch.Tensor]:
-            fakes, penultimate = trainer.modules["G"](torch.cat([inputs, inputs]), z, True)
+            fakes, penultimate = trainer.modules["G"](torch.cat([inputs, inputs]), z, True, noise_map)
             cache["fake"] = fakes[:count].detach()
             logits = trainer.modules["D"](torch.cat([fakes, real]))[: 2 * count]
             result = {"G_gan": settings["lambda_gan"] * losses.generator_loss(
@@ -167,16 +169,26 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     return target
 
 
-def recalibration_batches(dataset: Any, count: int, batch_size: int, z_dim: int, instances: bool, seed: int = 0
-                          ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def noise_for(ids: torch.Tensor, channels: int, rng: torch.Generator) -> torch.Tensor | None:
+    """A training noise map of ``channels`` for the segment ids ``[B, H, W]`` (None when ``channels`` is 0)."""
+    if not channels:
+        return None
+    vectors = torch.randn(ids.shape[0], int(ids.max()) + 1, channels, generator=rng).to(ids.device)
+    return segment_noise(ids, vectors)
+
+
+def recalibration_batches(dataset: Any, count: int, batch_size: int, config: GeneratorConfig, instances: bool,
+                          seed: int = 0) -> Iterator[tuple[Any, ...]]:
     """``count`` generator inputs (label maps, noise) of ``batch_size`` training layouts drawn uniformly, at full
     size: what export averages the EMA generator's BatchNorm statistics over."""
     rng = torch.Generator().manual_seed(seed)
     for _ in range(count):
         indices = torch.randint(len(dataset), (batch_size,), generator=rng).tolist()
         layouts = [layout_of(dataset, index) for index in indices]
-        yield (label_map(layouts, dataset.label_space.num_classes, instances),
-               torch.randn(batch_size, z_dim, generator=rng))
+        z = torch.randn(batch_size, config.z_dim, generator=rng)
+        ids = torch.stack([segment_ids(layout) for layout in layouts])
+        yield (label_map(layouts, dataset.label_space.num_classes, instances), z, False,
+               noise_for(ids, config.segment_noise, rng))
 
 
 def export(run_dir: str | Path, out: str | Path, half: bool = True, data_root: str | Path | None = None) -> Path:
@@ -195,7 +207,7 @@ def export(run_dir: str | Path, out: str | Path, half: bool = True, data_root: s
         data = load_dataset(record["dataset"], root=data_root, split="train")
         recalibration = {"batches": count, "batch_size": 2 * int(options["batch_size"])}
         recompute_batchnorm(generator, recalibration_batches(data, count, recalibration["batch_size"],
-                                                             generator.config.z_dim, record["instances"]))
+                                                             generator.config, record["instances"]))
     write_weights(out, generator.state_dict(), {**record, "generator": generator.config.to_dict(),
                                                 "bn_recalibration": recalibration}, half)
     return Path(out)
