@@ -138,7 +138,7 @@ def colour_report(run: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--count", type=int, default=100, help="val layouts per variant (0: only --runs)")
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--dpsims", type=Path, default=None, help="a DP-SIMS weights file: adds the swap variants")
     parser.add_argument("--runs", type=Path, nargs="*", default=[])
@@ -149,7 +149,7 @@ def main() -> None:
     from semsynth.registry import METHODS
 
     dpsims = DPSIMS(dataset="shapes", checkpoint=args.dpsims) if args.dpsims else None
-    for variant in VARIANTS + (DPSIMS_VARIANTS if dpsims else ()):
+    for variant in (VARIANTS + (DPSIMS_VARIANTS if dpsims else ())) if args.count else ():
         name = f"probe-{variant}"
         probe = type("Probe", (ShapesOracle,), {"name": name, "generate": lambda self, layout, seed, _v=variant:
                                                   perturbed(_v, layout, seed, dpsims)})

@@ -262,11 +262,13 @@ def test_training_with_our_options_logs_the_pooled_diversity(tmp_path) -> None:
     out = train("shapes", tmp_path / "run", steps=1, batch_size=2, quiet=True, sampling="uniform", crop=32,
                 contrastive_patches=8, encoder_channels=[4, 4, 4, 4, 4], image_channels=[4, 4, 4, 4, 4],
                 upsample="bilinear", colour_levels=True, div_space="image", div_pool=8, lambda_div=1.0,
-                segment_noise=2, bn_batches=1)
+                segment_noise=2, lr_decay_steps=2, bn_batches=1)
     logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
     assert math.isfinite(logged["G_div"]) and logged["G_div"] > 0
     record = json.loads((tmp_path / "run" / "options.json").read_text())["network"]
     assert record["discriminator"]["colour_levels"] and record["generator"]["upsample"] == "bilinear"
     assert record["generator"]["segment_noise"] == 2
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["optimizers"]["G"]["param_groups"][0]["lr"] == pytest.approx(2e-4)   # 4e-4 decayed to half
     loaded = DPSIMS.from_checkpoint(out)
     assert loaded.net.config.upsample == "bilinear" and loaded.net.config.segment_noise == 2

@@ -46,7 +46,8 @@ SHAPES_DISCRIMINATOR: dict[str, Any] = {
 # contrastive embedding 256. Open choices: focal gamma 2 (Lin et al.'s default), OASIS's inverse-frequency class
 # weights over the batch, contrastive weight 1 and temperature 0.07 (CUT's), tau_div re-estimated by eq. 7 on every
 # batch (``div_tau`` "auto"; a number fixes it), eq. 7 over distinct pairs with means instead of sums, the balanced
-# sampler's class index over the first ``pool`` training layouts, no R1 penalty (``r1_weight`` adds one). Export
+# sampler's class index over the first ``pool`` training layouts, no R1 penalty (``r1_weight`` adds one), a constant learning rate (``lr_decay_steps`` N decays it linearly
+# to 0 over the last N steps). Export
 # recomputes the EMA generator's BatchNorm statistics over ``bn_batches`` batches of uniformly drawn training layouts
 # at full size (OASIS, whose generator DP-SIMS keeps, does so before sampling; 0 keeps the live network's, which on
 # shapes left ghosting smudges and cost up to 5 mIoU points, 30 with lambda_div 10). Our options, off here:
@@ -59,7 +60,7 @@ PAPER_TRAINING: dict[str, Any] = {
     "focal_gamma": 2.0, "weighted": True, "sampling": "balanced", "pool": 20000, "contrastive_patches": 128,
     "contrastive_dim": 256, "contrastive_tau": 0.07, "pretrained": True, "frozen": True, "conditioning": "tanh",
     "colour_levels": False, "r1_weight": 0.0, "r1_every": 16, "amp": None, "grad_clip": None, "crop": 0,
-    "bn_batches": 50}
+    "bn_batches": 50, "lr_decay_steps": 0}
 
 # shapes on a loaded 1-2 core CPU: batch 8, lr 4e-4 (our choice for the tiny networks), EMA 0.995 (a run of a few
 # thousand steps), 32x32 training crops (``crop``; as SDM's shapes recipe: 4x cheaper steps, generation at 64x64),

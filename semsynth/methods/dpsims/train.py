@@ -113,7 +113,8 @@ def train(dataset: str, out_dir: Path, data_root: str | Path | None = None, step
     modules = {"G": generator, "D": discriminator, **({"C": contrastive} if contrastive is not None else {})}
     config = TrainConfig(out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed, log_every=10,
                          ckpt_every=ckpt_every, device=device, ema_decay=settings["ema_decay"], quiet=quiet,
-                         amp=settings["amp"], grad_clip=settings["grad_clip"], resume=resume)
+                         amp=settings["amp"], grad_clip=settings["grad_clip"], resume=resume,
+                         lr_decay_steps=settings["lr_decay_steps"])
     trainer = Trainer(modules, optimizers, config, ema=("G",))
     record = {"generator": generator.config.to_dict(), "discriminator": discriminator.config.to_dict(),
               "instances": use_instances, "num_classes": num_classes, "dataset": dataset,
