@@ -169,6 +169,31 @@ def test_segment_noise_gives_each_segment_its_own_vector(tmp_path) -> None:
                                       if k != "segment_noise"}).segment_noise == 0   # files before the option
 
 
+def test_noise_in_spade_conditions_every_block_on_the_noise_map(tmp_path) -> None:
+    with pytest.raises(ValueError, match="noise_in_spade needs segment_noise"):
+        Generator(GeneratorConfig(**{**SHAPES_SIZED.to_dict(), "noise_in_spade": True}))
+    config = GeneratorConfig(**{**SHAPES_SIZED.to_dict(), "segment_noise": 3, "noise_in_spade": True})
+    torch.manual_seed(0)
+    generator = Generator(config).eval()
+    assert all(block.norm_0.shared.in_channels == config.pyramid_channels + 3 for block in generator.blocks)
+    layout = semsynth.load_dataset("shapes", split="val")[1].layout
+    inputs, z, ids = label_map([layout], 10, True), torch.randn(1, 8), segment_ids(layout)[None]
+    vectors = torch.randn(1, int(ids.max()) + 1, 3)
+    changed = vectors.clone()
+    changed[0, 0] += 1
+    with torch.no_grad():
+        generator.encoder[0].conv_in.parametrizations.weight.original[:, -3:] = 0   # only the SPADE path reads it
+        image = generator(inputs, z, False, segment_noise(ids, vectors))
+        assert not torch.allclose(image, generator(inputs, z, False, segment_noise(ids, changed)))
+        for block in generator.blocks:
+            for norm in (block.norm_0, block.norm_1, getattr(block, "norm_s", block.norm_0)):
+                norm.shared.parametrizations.weight.original[:, -3:] = 0
+        image = generator(inputs, z, False, segment_noise(ids, vectors))
+        assert torch.equal(image, generator(inputs, z, False, segment_noise(ids, changed)))   # ...or not at all
+    DPSIMS.from_generator(generator, instances=True).save(tmp_path / "g.safetensors")
+    assert DPSIMS.from_checkpoint(tmp_path / "g.safetensors").net.config.noise_in_spade
+
+
 def test_balanced_sampling_is_deterministic_and_class_uniform() -> None:
     data = semsynth.load_dataset("shapes", split="train")
     view = Balanced(data, pool=40, seed=1)

@@ -4,7 +4,9 @@ the noise by cross-attention, feeding an OASIS-style image path of SPADE residua
 * Noise: ``z`` (``z_dim``) is put on the unit sphere, mapped by an MLP to ``w`` (``w_dim``) and split into
   ``noise_tokens`` tokens that every cross-attention attends to. ``segment_noise`` (ours, off in the paper's
   settings) adds a map of that many channels beside the label map: one N(0, 1) vector per segment, constant over it
-  (OASIS's 3D noise, drawn per segment), so segments can vary independently of each other.
+  (OASIS's 3D noise, drawn per segment), so segments can vary independently of each other; ``noise_in_spade`` also
+  appends it, resized, to every SPADE block's conditioning (as OASIS feeds its noise to every SPADE layer), a
+  local path that the encoder's self-attention does not mix across segments.
 * Label encoding: level 0 works at full resolution, each next level halves it with a stride-2 3x3 convolution.
   A ``conv`` block is Conv3, BN, GELU, Conv1; a ``pyramid`` block is Conv3, BN, GELU, cross-attention (noise),
   BN, GELU, self-attention, GELU, BN, Conv1 (attention width = channels / 2). Each level also emits a
@@ -54,6 +56,7 @@ class GeneratorConfig:
     heads: int = 1
     upsample: str = "nearest"      # the image path's x2 resize: "nearest" (OASIS) or "bilinear"
     segment_noise: int = 0         # channels of the per-segment noise map beside the label map (0: none, the paper)
+    noise_in_spade: bool = False   # the noise map also conditions every SPADE block (needs segment_noise)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "GeneratorConfig":
@@ -171,8 +174,11 @@ class Generator(nn.Module):
         self.to_pyramid = nn.ModuleList(sn(nn.Conv2d(c, config.pyramid_channels, 1)) for c in config.encoder_channels)
         self.head = sn(nn.Conv2d(config.encoder_channels[-1], config.image_channels[0], 3, padding=1))
         image = (config.image_channels[0], *config.image_channels)
-        self.blocks = nn.ModuleList(SPADEResBlock(image[i], image[i + 1], config.pyramid_channels,
-                                                  config.spade_hidden) for i in range(levels))
+        if config.noise_in_spade and not config.segment_noise:
+            raise ValueError("noise_in_spade needs segment_noise channels")
+        cond_channels = config.pyramid_channels + (config.segment_noise if config.noise_in_spade else 0)
+        self.blocks = nn.ModuleList(SPADEResBlock(image[i], image[i + 1], cond_channels, config.spade_hidden)
+                                    for i in range(levels))
         self.to_rgb = sn(nn.Conv2d(config.image_channels[-1], 3, 3, padding=1))
 
     def tokens(self, z: torch.Tensor) -> torch.Tensor:
@@ -197,6 +203,9 @@ class Generator(nn.Module):
         for i, block in enumerate(self.blocks):
             if i:
                 x = F.interpolate(x, scale_factor=2, **UPSAMPLING[self.config.upsample])
-            x = block(x, pyramid[-1 - i])
+            cond = pyramid[-1 - i]
+            if self.config.noise_in_spade:
+                cond = torch.cat([cond, F.interpolate(noise_map, size=cond.shape[-2:], mode="nearest")], 1)
+            x = block(x, cond)
         image = self.to_rgb(F.leaky_relu(x, 0.2))
         return (image, x) if with_features else image

@@ -20,14 +20,14 @@ PAPER_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [64, 128, 256, 512, 512, 512],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 64,
     "image_channels": [1024, 1024, 512, 256, 128, 64], "spade_hidden": 128, "heads": 1, "upsample": "nearest",
-    "segment_noise": 0}
+    "segment_noise": 0, "noise_in_spade": False}
 
 # shapes (64 px): 5 levels 64 -> 4 px, attention at 16x16 and below.
 SHAPES_GENERATOR: dict[str, Any] = {
     "z_dim": 64, "w_dim": 256, "noise_tokens": 4, "encoder_channels": [16, 32, 48, 64, 64],
     "block_types": ["conv", "conv", "pyramid", "pyramid", "pyramid"], "pyramid_channels": 16,
     "image_channels": [64, 64, 48, 32, 16], "spade_hidden": 16, "heads": 1, "upsample": "nearest",
-    "segment_noise": 0}
+    "segment_noise": 0, "noise_in_spade": False}
 
 # -- discriminator (Table S3) --------------------------------------------------------------------------------------
 # Conditioning non-linearity: Table S3 says tanh, the text of A.1 says sigmoid; we follow the table (``conditioning``
@@ -43,17 +43,16 @@ SHAPES_DISCRIMINATOR: dict[str, Any] = {
 # -- training --------------------------------------------------------------------------------------------------------
 # Paper: batch 64, Adam lr 1e-3 (beta1 0, beta2 0.99) for G and D (no TTUR stated), EMA 0.9999, lambda_div 10 on
 # generator features (Tables S9/S10), weighted focal loss (B.5), balanced sampling (S11), 128 contrastive patches,
-# contrastive embedding 256. Open choices: focal gamma 2 (Lin et al.'s default), OASIS's inverse-frequency class
-# weights over the batch, contrastive weight 1 and temperature 0.07 (CUT's), tau_div re-estimated by eq. 7 on every
-# batch (``div_tau`` "auto"; a number fixes it), eq. 7 over distinct pairs with means instead of sums, the balanced
-# sampler's class index over the first ``pool`` training layouts, no R1 penalty (``r1_weight`` adds one), a constant learning rate (``lr_decay_steps`` N decays it linearly
-# to 0 over the last N steps). Export
-# recomputes the EMA generator's BatchNorm statistics over ``bn_batches`` batches of uniformly drawn training layouts
-# at full size (OASIS, whose generator DP-SIMS keeps, does so before sampling; 0 keeps the live network's, which on
-# shapes left ghosting smudges and cost up to 5 mIoU points, 30 with lambda_div 10). Our options, off here:
-# ``div_pool`` k measures the diversity distance between k x k block means (colour and layout, not grain), and
-# ``colour_levels`` gives each decoder level the image's block means beside the backbone stage (a colour-blind
-# backbone's decoder then sees region colours).
+# contrastive embedding 256. Open choices: focal gamma 2 (Lin et al.'s default), OASIS's inverse-frequency class weights
+# over the batch, contrastive weight 1 and temperature 0.07 (CUT's), tau_div re-estimated by eq. 7 on every batch
+# (``div_tau`` "auto"; a number fixes it), eq. 7 over distinct pairs with means instead of sums, the balanced sampler's
+# class index over the first ``pool`` training layouts, no R1 penalty (``r1_weight`` adds one), a constant learning rate
+# (``lr_decay_steps`` N decays it linearly to 0 over the last N steps). Export recomputes the EMA generator's BatchNorm
+# statistics over ``bn_batches`` batches of uniformly drawn training layouts at full size (OASIS, whose generator
+# DP-SIMS keeps, does so before sampling; 0 keeps the live network's, which on shapes left ghosting smudges and cost up
+# to 5 mIoU points, 30 with lambda_div 10). Our options, off here: ``div_pool`` k measures the diversity distance
+# between k x k block means (colour and layout, not grain), and ``colour_levels`` gives each decoder level the image's
+# block means beside the backbone stage (a colour-blind backbone's decoder then sees region colours).
 PAPER_TRAINING: dict[str, Any] = {
     "lr": 1e-3, "beta1": 0.0, "beta2": 0.99, "ema_decay": 0.9999, "lambda_gan": 1.0, "lambda_contrastive": 1.0,
     "lambda_div": 10.0, "div_space": "feature", "div_pool": 1, "div_tau": "auto", "div_hinge": "absolute",
