@@ -236,6 +236,23 @@ def test_shapes_backbone_config_is_the_shipped_one() -> None:
     assert json.loads(json.dumps(SHAPES_DISCRIMINATOR)) == SHAPES_DISCRIMINATOR
 
 
+def test_shapes_recipe_describes_the_shipped_generator() -> None:
+    import shlex
+
+    from semsynth import weights
+    from semsynth.cli import _key_values
+    from semsynth.methods.dpsims.presets import SHAPES_RECIPE, SHAPES_SCHEDULE, SHAPES_SHIPPED
+
+    for command, (steps, decay) in zip(SHAPES_RECIPE.split(" && ")[1:], SHAPES_SCHEDULE):
+        words = shlex.split(command)
+        sets = _key_values([words[i + 1] for i, word in enumerate(words) if word == "--set"])
+        assert sets == {**SHAPES_SHIPPED, "lr_decay_steps": decay} and words[words.index("--steps") + 1] == str(steps)
+    record = checkpoints.load(weights.path("dpsims-shapes"))[1]
+    generator = {key: record["generator"][key] for key in ("upsample", "segment_noise", "noise_in_spade")}
+    assert generator == {key: SHAPES_SHIPPED[key] for key in generator}
+    assert record["discriminator"]["colour_levels"] == SHAPES_SHIPPED["colour_levels"]
+
+
 @pytest.mark.parametrize("amp", [None, "bf16"])
 def test_training_step_leaves_the_shipped_backbone_bit_identical(tmp_path, amp) -> None:
     """One step (also under bf16 autocast): finite logged losses, the frozen backbone unchanged, a usable export."""

@@ -28,10 +28,11 @@ register(WeightSpec(
 
 register(WeightSpec(
     name="dpsims-shapes", file="dpsims_shapes.safetensors", url="shipped with semsynth-bench", licence="MIT",
-    users=("dpsims",), shipped=True, sha256="bee20fe61b8e23b687e6522d46471b3e5691d021f903ced6cc353561ec5fa216",
-    note="small DP-SIMS generator (0.71M parameters, fp16) trained on shapes with lambda_div 1 for 8000 steps of "
-         "batch 8 on 32-pixel crops, then 600 on whole images, ~75 min on one CPU thread beside other jobs; "
-         "BatchNorm statistics recomputed at export (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
+    users=("dpsims",), shipped=True, sha256="dc9c76b5c14a5313e7a1a567fa5aae255da1b16998a4154fbece1a4b8ff1eaec",
+    note="small DP-SIMS generator (0.74M parameters, fp16) with per-segment noise, trained on shapes for 14000 "
+         "steps of batch 8 on 32-pixel crops (a decaying learning rate over steps 8000-10000, then again from full "
+         "over 10000-14000) against a decoder that sees block colours, ~65 min on one CPU thread beside another "
+         "job; BatchNorm statistics recomputed at export (recipe: semsynth/methods/dpsims/presets.py SHAPES_RECIPE)"))
 
 # -- the ablation generators of the `shapes` track (reporting/tracks/shapes.json: dpsims-table-s6, -s8, -s9) --
 # Not shipped. Each trains 2000 steps with one thing changed against dpsims-shapes-reference; the S6 networks keep

@@ -52,7 +52,8 @@ SHAPES_DISCRIMINATOR: dict[str, Any] = {
 # DP-SIMS keeps, does so before sampling; 0 keeps the live network's, which on shapes left ghosting smudges and cost up
 # to 5 mIoU points, 30 with lambda_div 10). Our options, off here: ``div_pool`` k measures the diversity distance
 # between k x k block means (colour and layout, not grain), and ``colour_levels`` gives each decoder level the image's
-# block means beside the backbone stage (a colour-blind backbone's decoder then sees region colours).
+# block means beside the backbone stage (a colour-blind backbone's decoder then sees region colours); the generator's
+# ``segment_noise`` and ``noise_in_spade`` (generator.py) draw a noise vector per segment.
 PAPER_TRAINING: dict[str, Any] = {
     "lr": 1e-3, "beta1": 0.0, "beta2": 0.99, "ema_decay": 0.9999, "lambda_gan": 1.0, "lambda_contrastive": 1.0,
     "lambda_div": 10.0, "div_space": "feature", "div_pool": 1, "div_tau": "auto", "div_hinge": "absolute",
@@ -71,41 +72,28 @@ SHAPES_TRAINING: dict[str, Any] = {**PAPER_TRAINING, "lr": 4e-4, "ema_decay": 0.
                                    "contrastive_patches": 64, "contrastive_dim": 64, "crop": 32,
                                    "div_hinge": "relative"}
 
-# The shipped shapes files: the backbone, then the GAN with lambda_div 1 throughout (8000 steps on 32-pixel crops,
-# then 600 on whole 64x64 images), then the EMA generator in fp16 with its BatchNorm statistics recomputed. Measured
-# on the first 100 val layouts x 2 samples (FID / mIoU / LPIPS): the old two-phase recipe (500 steps at lambda_div 10,
-# then 1; now dpsims-shapes-reference, the S6 networks' recipe) 1.33 / 94.0 / 0.26 at 2000 steps; lambda_div 1 on
-# crops 1.03 / 95.5 / 0.24 at 2000, 1.09 / 96.7 / 0.24 at 3000, 1.19 / 97.5 / 0.29 at 4000, 1.02 / 97.8 / 0.30 at
-# 5000, 1.14 / 98.5 / 0.28 at 6000, 1.08 / 98.8 / 0.26 at 7000, 1.04 / 98.2 / 0.31 at 8000; from there 600 more steps
-# on crops 1.07 / 97.2 / 0.32, on whole images 0.98 / 99.2 / 0.30 (shipped). The same recipe with seed=1 gave
-# 1.30 / 94.9 / 0.26 at 2000, 1.52 / 95.8 / 0.30 at 4000 and 1.00 / 95.7 / 0.42 at the end (full protocol: FID
-# 0.78, mIoU 96.8, diversity 0.36 against the shipped seed's 0.71 / 98.9 / 0.31: the spread between runs);
-# raising lambda_div to 3 from step 4000 gave 1.20 / 97.5 / 0.39 at 5000 and 1.44 / 97.4 / 0.37 at 6000 (ghosting
-# smudges in the sky); div_space=image for 800 whole-image steps from the shipped checkpoint gave 1.07 / 92.3 / 0.64
-# (the texture record's colour_spread 0.80 against 0.36) through cyan corner streaks and a grid in the sky. A
-# backbone that sees colour in half its pretraining images (pretrain --augment half; 93.1% per-class accuracy in
-# colour, 81.8% hidden) under the same recipe gave 2.27 / 96.0 / 0.36 at 2000, 1.41 / 98.2 / 0.35 at 6000, 1.60 /
-# 97.3 / 0.39 at 8000 and 1.32 / 98.5 / 0.32 after the whole-image phase (colour_spread 0.72, 0.90, 0.95, 0.63;
-# the shipped file on the same day 0.98 / 99.2 / 0.30, spread 0.36): its samples vary their colours but lose the
-# stripes of hills and sand, so it is not shipped. The
-# shipped run was made in pieces (2000 steps, then resumed 1000 at a time from its
-# checkpoint, data order and RNG states, then the whole-image phase).
-# The recipe rerun (seed 0, live generator saved every 50 steps and averaged afterwards per decay; first 100 val
-# layouts x 2, FID / mIoU / LPIPS): EMA 0.995 1.72 / 96.5 / 0.65, 0.999 1.24 / 98.7 / 0.45, 0.9995 1.54 / 98.0 /
-# 0.44, 0.9998 3.39 / 96.6 / 0.61. The shipped run (0.98 / 99.2 at 0.995) was a lucky one; retrain with 0.999.
-# Tried and not shipped (README, DP-SIMS, with figures): ``upsample`` bilinear (1.03 / 99.0 and 1.48 / 97.1 for two
-# seeds), the diversity loss on 8x8 block means of the image (``div_pool`` 8; the colours leave the real ones), and a
-# decoder that sees block colours (``colour_levels`` with ``div_pool`` 8 at lambda_div 0.3: 1.00 / 97.0 at 7000
-# steps, full protocol 0.83 / 95.7; seed 1 1.08 / 99.4, full protocol 0.86 / 99.3).
-SHAPES_STEPS = 8000   # steps on crops; the shipped checkpoint adds SHAPES_WHOLE_STEPS on whole images
-SHAPES_WHOLE_STEPS = 600
-_TRAIN = "python -m semsynth.methods.dpsims.train --dataset shapes --out runs/dpsims-shapes --set lambda_div=1"
-SHAPES_RECIPE = (
+# The shipped shapes files: the backbone, then the GAN from scratch with SHAPES_SHIPPED on 32-pixel crops and the
+# learning-rate schedule SHAPES_SCHEDULE (10000 steps, the last 2000 decaying linearly to 0; then resumed to 14000,
+# the rate back at full and decaying again over the 4000), then the EMA generator in fp16 with its BatchNorm
+# statistics recomputed. Our options in it, none of them the paper's: ``segment_noise`` 16 with ``noise_in_spade``
+# (one noise vector per segment, also in every SPADE block), ``colour_levels`` (the discriminator's decoder sees
+# block colours), ``upsample`` bilinear, the diversity loss on 8x8 block means at lambda_div 0.3, EMA 0.999 and the
+# decays. Full protocol: FID 0.36, mIoU 99.6, diversity 0.55; after the first 10000 steps 0.41 / 99.5 / 0.52
+# (README, DP-SIMS: the measurements behind each option, other seeds and schedules). Seed 0, one thread, one piece
+# per schedule entry. The generator shipped before it (full protocol 0.71 / 98.9 / 0.31) trained with lambda_div 1 on
+# generator features, nearest resizes, EMA 0.995 and no segment noise: 8000 steps on crops, then 600 on whole images.
+SHAPES_SHIPPED: dict[str, Any] = {
+    "lambda_div": 0.3, "div_space": "image", "div_pool": 8, "colour_levels": True, "upsample": "bilinear",
+    "segment_noise": 16, "noise_in_spade": True, "ema_decay": 0.999}
+SHAPES_SCHEDULE: tuple[tuple[int, int], ...] = ((10000, 2000), (14000, 4000))   # (steps, lr_decay_steps) per run
+_TRAIN = ("python -m semsynth.methods.dpsims.train --dataset shapes --out runs/dpsims-shapes "
+          + " ".join(f"--set {key}={str(value).lower()}" for key, value in SHAPES_SHIPPED.items()))
+SHAPES_RECIPE = " && ".join([
     "python -m semsynth.methods.dpsims.pretrain --out runs/dpsims-backbone --steps 8000 "
-    "--export semsynth/assets/dpsims_shapes_backbone.safetensors && "
-    f"{_TRAIN} --steps {SHAPES_STEPS} && {_TRAIN} --steps {SHAPES_STEPS + SHAPES_WHOLE_STEPS} --set crop=0 && "
+    "--export semsynth/assets/dpsims_shapes_backbone.safetensors",
+    *(f"{_TRAIN} --steps {steps} --set lr_decay_steps={decay}" for steps, decay in SHAPES_SCHEDULE),
     "python -m semsynth.methods.dpsims.train --out runs/dpsims-shapes "
-    "--export semsynth/assets/dpsims_shapes.safetensors")
+    "--export semsynth/assets/dpsims_shapes.safetensors"])
 
 
 @dataclass(frozen=True)
