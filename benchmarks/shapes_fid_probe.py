@@ -62,7 +62,7 @@ def perturbed(variant: str, layout, seed: int, dpsims=None) -> torch.Tensor:
     ``dpsims`` (a loaded method) makes the ``dpsims*`` variants."""
     from semsynth.datasets.shapes import render
 
-    if variant.startswith("dpsims") or variant == "true-dpsims-colours":
+    if variant in DPSIMS_VARIANTS:
         fake, true = dpsims.generate(layout, seed), render(layout.labels, layout.instances, seed)
         if variant == "dpsims":
             return fake

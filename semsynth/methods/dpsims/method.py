@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from torch.nn.utils import parametrize
+from torch.nn.utils.rnn import pad_sequence
 
 from ... import checkpoints
 from ...datasets.conventions import renumber_instances
@@ -136,9 +137,7 @@ class DPSIMS(Method):
         z = torch.stack([z for z, _ in draws]).to(self.device)
         noise_map = None
         if self.net.config.segment_noise:
-            vectors = torch.zeros(len(draws), int(ids.max()) + 1, self.net.config.segment_noise)
-            for row, (_, drawn) in enumerate(draws):
-                vectors[row, : drawn.shape[0]] = drawn
+            vectors = pad_sequence([vectors for _, vectors in draws], batch_first=True)   # zeros past a layout's K
             noise_map = segment_noise(ids, vectors).to(self.device)
         with torch.no_grad():
             return to_uint8(self.net(inputs, z, False, noise_map))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from ... import checkpoints
 from ... import weights as catalog
@@ -134,9 +135,7 @@ class INADE(Method):
         instances = torch.stack([layout_instances(layout) for layout in layouts])
         labels = torch.stack([layout.labels for layout in layouts])
         count = int(instances.max()) + 1
-        noise = torch.zeros(len(layouts), count, 2, self.net.noise_nc)
-        for row, sample in enumerate(noises):
-            noise[row, : sample.shape[0]] = sample
+        noise = pad_sequence(list(noises), batch_first=True)     # zeros past a layout's own instances
         segmap = semantics(labels, instances, self.net.label_nc, self.label_space.ignore_index)
         with torch.no_grad():
             images = self.net(segmap.to(self.device), instance_onehot(instances, count).to(self.device),
